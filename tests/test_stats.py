@@ -1,0 +1,132 @@
+"""Known-answer tests for harness.stats."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy.stats import ttest_ind
+
+from harness.stats import (
+    Interval,
+    bootstrap_distribution,
+    holm,
+    mcnemar_exact,
+    paired_bootstrap,
+    percentile_interval,
+)
+
+
+def test_paired_bootstrap_of_identical_arrays_is_null() -> None:
+    values = [0.2, 0.9, 0.5, 0.7, 0.1]
+    result = paired_bootstrap(values, values, n_resamples=500)
+    assert result.mean_diff == 0.0
+    assert (result.ci.low, result.ci.high) == (0.0, 0.0)
+    assert result.p_value == 1.0
+    assert result.effect_size_dz == 0.0
+
+
+def test_paired_bootstrap_of_a_constant_gain_is_significant_with_undefined_dz() -> None:
+    result = paired_bootstrap([0.6, 0.7, 0.8], [0.5, 0.6, 0.7], n_resamples=999)
+    assert result.mean_diff == pytest.approx(0.1)
+    assert result.ci.low == pytest.approx(0.1) and result.ci.high == pytest.approx(0.1)
+    assert result.p_value == pytest.approx(2 / 1000)
+    assert result.effect_size_dz is None
+
+
+def test_paired_bootstrap_known_mean_and_effect_size() -> None:
+    a, b = [1.0, 2.0, 3.0, 4.0], [0.0, 2.0, 2.0, 4.0]  # diffs 1, 0, 1, 0
+    result = paired_bootstrap(a, b, n_resamples=2000, seed=3)
+    assert result.mean_diff == 0.5
+    assert result.effect_size_dz == pytest.approx(0.5 / np.std([1, 0, 1, 0], ddof=1))
+    assert 0.0 <= result.ci.low <= 0.5 <= result.ci.high <= 1.0
+    assert result.n == 4 and result.n_resamples == 2000 and result.seed == 3
+
+
+def test_paired_bootstrap_is_deterministic_per_seed() -> None:
+    rng = np.random.default_rng(1)
+    a, b = rng.random(50), rng.random(50)
+    first = paired_bootstrap(a, b, n_resamples=1000, seed=7)
+    assert first == paired_bootstrap(a, b, n_resamples=1000, seed=7)
+    assert first.ci != paired_bootstrap(a, b, n_resamples=1000, seed=8).ci
+
+
+def test_pairing_matters() -> None:
+    """Large shared per-record variance, small consistent gain: paired sees it, Welch does not."""
+    rng = np.random.default_rng(0)
+    difficulty = rng.normal(0.0, 1.0, size=40)
+    b = difficulty
+    a = difficulty + 0.1 + rng.normal(0.0, 0.02, size=40)
+    paired = paired_bootstrap(a, b, n_resamples=2000)
+    welch = ttest_ind(a, b, equal_var=False)
+    assert paired.p_value < 0.01 and paired.ci.low > 0.0
+    assert welch.pvalue > 0.5
+
+
+@pytest.mark.parametrize(("a", "b", "ids", "message"), [
+    ([1.0, 2.0], [1.0], None, "differ in length"),
+    ([1.0, 2.0], [1.0, 2.0], (["r1", "r2"], ["r2", "r1"]), "same record ids"),
+    ([1.0, 2.0], [1.0, 2.0], (["r1"], ["r1"]), "1 record ids given for 2"),
+    ([], [], None, "at least one value"),
+])
+def test_paired_bootstrap_refuses_bad_pairing(a: list[float], b: list[float],
+                                              ids: tuple[list[str], list[str]] | None,
+                                              message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        paired_bootstrap(a, b, ids=ids, n_resamples=10)
+
+
+def test_paired_bootstrap_to_dict_is_json() -> None:
+    result = paired_bootstrap([1.0, 0.0], [0.0, 0.0], n_resamples=10)
+    assert json.loads(json.dumps(result.to_dict()))["ci"]["confidence"] == 0.95
+
+
+@pytest.mark.parametrize(("a", "b", "b01", "b10", "p"), [
+    ([True] * 8 + [False] * 2, [False] * 8 + [False] * 2, 0, 8, 2 * 0.5**8),
+    ([False] * 8, [True] * 8, 8, 0, 2 * 0.5**8),
+    ([True, False, True], [True, False, True], 0, 0, 1.0),
+    ([True, False], [False, True], 1, 1, 1.0),
+    ([True] * 3 + [False], [False] * 3 + [True], 1, 3, 0.625),
+])
+def test_mcnemar_exact(a: list[bool], b: list[bool], b01: int, b10: int, p: float) -> None:
+    result = mcnemar_exact(a, b)
+    assert (result.b01, result.b10) == (b01, b10)
+    assert result.p_value == pytest.approx(p)
+
+
+def test_mcnemar_refuses_unpaired_lengths() -> None:
+    with pytest.raises(ValueError, match="differ in length"):
+        mcnemar_exact([True], [True, False])
+
+
+@pytest.mark.parametrize(("pvalues", "expected"), [
+    ({"a": 0.01, "b": 0.04, "c": 0.03}, {"a": 0.03, "b": 0.06, "c": 0.06}),
+    ({"a": 0.5, "b": 0.6}, {"a": 1.0, "b": 1.0}),
+    ({"only": 0.02}, {"only": 0.02}),
+    ({"x": 0.01, "y": 0.01}, {"x": 0.02, "y": 0.02}),
+    ({}, {}),
+])
+def test_holm(pvalues: dict[str, float], expected: dict[str, float]) -> None:
+    adjusted = holm(pvalues)
+    assert adjusted.keys() == expected.keys()
+    for name, value in expected.items():
+        assert adjusted[name] == pytest.approx(value)
+
+
+def test_holm_refuses_out_of_range_p() -> None:
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        holm({"a": 1.5})
+
+
+def test_bootstrap_distribution_chunks_give_the_requested_count() -> None:
+    values = np.arange(300_000, dtype=float)  # forces several chunks
+    distribution = bootstrap_distribution(values, lambda m: m.max(axis=1), 25, seed=0)
+    assert distribution.shape == (25,)
+
+
+def test_percentile_interval() -> None:
+    interval = percentile_interval(np.arange(101, dtype=float), 0.9)
+    assert interval == Interval(pytest.approx(5.0), pytest.approx(95.0), 0.9)
+    with pytest.raises(ValueError, match="confidence"):
+        percentile_interval(np.arange(3, dtype=float), 1.0)
