@@ -1,0 +1,102 @@
+"""vLLM in-process: one `AsyncLLM` engine serving the base model and LoRA adapters.
+
+Requests stream back token deltas, so time to first token and end-to-end latency are measured per
+request even when many run concurrently (continuous batching). Adapters are `LoRARequest`s on the
+same engine; `load_adapter` times the cold load separately from any request. This module knows
+nothing of tasks, prompts or scoring.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Mapping
+
+from harness.engine.types import EngineSettings, GenerationRequest, GenerationResult
+
+
+class InProcessEngine:
+    """A started vLLM AsyncLLM; build it inside a function (vLLM spawns its engine process)."""
+
+    def __init__(self, settings: EngineSettings) -> None:
+        from vllm.engine.arg_utils import AsyncEngineArgs
+        from vllm.v1.engine.async_llm import AsyncLLM
+
+        self.settings = settings
+        self._adapters: dict[str, Any] = {}
+        args = AsyncEngineArgs(**engine_kwargs(settings))
+        self._engine = AsyncLLM.from_engine_args(args)
+
+    async def load_adapter(self, name: str, path: str) -> float:
+        """Register and load an adapter; return the cold-load seconds."""
+        from vllm.lora.request import LoRARequest
+
+        request = LoRARequest(name, len(self._adapters) + 1, path)
+        started = time.perf_counter()
+        await self._engine.add_lora(request)
+        self._adapters[name] = request
+        return time.perf_counter() - started
+
+    async def generate(self, request: GenerationRequest) -> GenerationResult:
+        from vllm.inputs import TokensPrompt
+
+        started = time.perf_counter()
+        first_token_at = None
+        final = None
+        lora = self._adapters[request.adapter] if request.adapter else None
+        stream = self._engine.generate(
+            TokensPrompt(prompt_token_ids=list(request.prompt_token_ids)),
+            sampling_params(request),
+            request.request_id,
+            lora_request=lora,
+        )
+        async for output in stream:
+            if first_token_at is None and output.outputs and output.outputs[0].token_ids:
+                first_token_at = time.perf_counter()
+            final = output
+        completion = final.outputs[0]
+        return GenerationResult(
+            request_id=request.request_id,
+            text=completion.text,
+            prompt_tokens=len(final.prompt_token_ids),
+            completion_tokens=len(completion.token_ids),
+            ttft_s=None if first_token_at is None else first_token_at - started,
+            latency_s=time.perf_counter() - started,
+            finish_reason=completion.finish_reason,
+        )
+
+    def describe(self) -> Mapping[str, Any]:
+        return {"mode": "inprocess", "engine_args": engine_kwargs(self.settings)}
+
+    def close(self) -> None:
+        self._engine.shutdown()
+
+
+def engine_kwargs(settings: EngineSettings) -> dict[str, Any]:
+    """The vLLM engine arguments for these settings (recorded in the run)."""
+    return {
+        "model": settings.model_dir,
+        "dtype": settings.dtype,
+        "max_model_len": settings.max_model_len,
+        "enable_lora": True,
+        "max_lora_rank": settings.max_lora_rank,
+        "max_loras": 2,
+        "max_num_seqs": settings.max_num_seqs,
+        "kv_cache_memory_bytes": int(settings.kv_cache_gib * (1 << 30)),
+        "gpu_memory_utilization": settings.gpu_memory_utilization,
+        "seed": settings.seed,
+        "enforce_eager": settings.enforce_eager,
+    }
+
+
+def sampling_params(request: GenerationRequest) -> Any:
+    """vLLM SamplingParams for a request: streamed as cumulative outputs, guided JSON if asked."""
+    from vllm.sampling_params import RequestOutputKind, SamplingParams, StructuredOutputsParams
+
+    structured = StructuredOutputsParams(json=dict(request.json_schema)) if request.json_schema else None
+    return SamplingParams(
+        temperature=request.temperature,
+        max_tokens=request.max_tokens,
+        stop=list(request.stop) or None,
+        structured_outputs=structured,
+        output_kind=RequestOutputKind.CUMULATIVE,
+    )

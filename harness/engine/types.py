@@ -1,0 +1,65 @@
+"""What goes into an engine and what comes out, independent of the serving mode.
+
+`EngineSettings` is the frozen, recorded description of an engine (the same for every candidate of a
+comparison); `GenerationRequest` and `GenerationResult` are one request and its timed outcome.
+This module imports nothing from vLLM and knows nothing of tasks or scoring.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Protocol
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Engine arguments, identical for every candidate of one comparison."""
+
+    model_dir: str
+    device: str = "cpu"
+    dtype: str = "bfloat16"
+    max_model_len: int = 4096
+    max_lora_rank: int = 16
+    max_num_seqs: int = 16
+    kv_cache_gib: float = 1.0
+    gpu_memory_utilization: float = 0.5
+    seed: int = 0
+    enforce_eager: bool = True
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One request: rendered prompt tokens, decoding settings and, optionally, an adapter name."""
+
+    request_id: str
+    prompt_token_ids: tuple[int, ...]
+    max_tokens: int
+    temperature: float = 0.0
+    stop: tuple[str, ...] = ()
+    json_schema: Mapping[str, Any] | None = None
+    adapter: str | None = None
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """The text and exact token counts of one completion, with its timings in seconds."""
+
+    request_id: str
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    ttft_s: float | None
+    latency_s: float
+    finish_reason: str | None
+
+
+class Engine(Protocol):
+    """An async engine: both serving modes implement this."""
+
+    async def generate(self, request: GenerationRequest) -> GenerationResult: ...
+
+    async def load_adapter(self, name: str, path: str) -> float: ...
+
+    def describe(self) -> Mapping[str, Any]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,103 @@
+"""Send one candidate's requests to an engine under a fixed load profile and log each result.
+
+The same `LoadProfile` (concurrency, warm-up requests, timeout, attempts) applies to every
+candidate, so latencies compare like with like. Warm-up requests are sent first and not recorded.
+Each finished request is appended to the candidate's prediction log at once; requests already in
+the log are skipped (resume). A request that errors or times out is retried up to the profile's
+attempts and then recorded as a failure with its reason. This module knows nothing of prompts,
+tasks or scoring, and never imports vLLM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from tqdm import tqdm
+
+from harness.engine.types import Engine, GenerationRequest, GenerationResult
+from harness.errors import HarnessError
+from harness.prediction_log import Prediction, append_prediction, read_predictions
+
+
+@dataclass(frozen=True)
+class LoadProfile:
+    """How requests are sent: at most `concurrency` in flight, after `warmup_requests` unrecorded ones."""
+
+    concurrency: int = 4
+    warmup_requests: int = 2
+    timeout_s: float = 600.0
+    max_attempts: int = 2
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One candidate's requests on one split, keyed by record id, with where to log them."""
+
+    candidate: str
+    split: str
+    requests: dict[str, GenerationRequest]
+    log_path: Path
+
+
+async def run_batch(engine: Engine, batch: Batch, profile: LoadProfile) -> list[Prediction]:
+    """Run the batch's pending requests and return every logged prediction, in request order."""
+    done = read_predictions(batch.log_path)
+    pending = [rid for rid in batch.requests if rid not in done]
+    if pending:
+        await warm_up(engine, [batch.requests[rid] for rid in pending][: profile.warmup_requests])
+        gate = asyncio.Semaphore(profile.concurrency)
+        bar = tqdm(total=len(batch.requests), initial=len(batch.requests) - len(pending), desc=f"{batch.candidate}/{batch.split}", unit="req")
+
+        async def one(record_id: str) -> None:
+            async with gate:
+                prediction = await attempt(engine, batch, record_id, profile)
+            append_prediction(batch.log_path, prediction)
+            bar.update(1)
+
+        await asyncio.gather(*(one(rid) for rid in pending))
+        bar.close()
+    logged = read_predictions(batch.log_path)
+    if all(logged[rid].error for rid in batch.requests):
+        first = logged[next(iter(batch.requests))].error
+        raise HarnessError(f"every request failed ({first})", f"candidate {batch.candidate} on {batch.split}", "check the engine")
+    return [logged[rid] for rid in batch.requests]
+
+
+async def warm_up(engine: Engine, requests: Sequence[GenerationRequest]) -> None:
+    """Send warm-up copies of the first requests; their results are discarded."""
+    copies = [dataclasses.replace(r, request_id=f"warmup:{r.request_id}") for r in requests]
+    await asyncio.gather(*(engine.generate(r) for r in copies))
+
+
+async def attempt(engine: Engine, batch: Batch, record_id: str, profile: LoadProfile) -> Prediction:
+    """Send one request, retrying failures; return its prediction or its recorded failure."""
+    request, error = batch.requests[record_id], "not attempted"
+    for number in range(1, profile.max_attempts + 1):
+        try:
+            tagged = dataclasses.replace(request, request_id=f"{request.request_id}:try{number}")
+            result = await asyncio.wait_for(engine.generate(tagged), timeout=profile.timeout_s)
+            return to_prediction(batch, record_id, result, number)
+        except asyncio.TimeoutError:
+            error = f"timed out after {profile.timeout_s:.0f} s"
+        except Exception as exc:  # an engine error is data about this request, recorded below
+            error = f"{type(exc).__name__}: {exc}"[:500]
+    return Prediction(record_id, batch.candidate, batch.split, "", 0, 0, None, None, None, profile.max_attempts, error)
+
+
+def to_prediction(batch: Batch, record_id: str, result: GenerationResult, attempts: int) -> Prediction:
+    return Prediction(
+        record_id=record_id,
+        candidate=batch.candidate,
+        split=batch.split,
+        text=result.text,
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        ttft_s=result.ttft_s,
+        latency_s=result.latency_s,
+        finish_reason=result.finish_reason,
+        attempts=attempts,
+    )
