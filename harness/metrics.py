@@ -110,7 +110,7 @@ class MetricSet:
 
     def __post_init__(self) -> None:
         for attribute in ("values", "intervals", "missing", "excluded"):
-            object.__setattr__(self, attribute, MappingProxyType(dict(getattr(self, attribute))))
+            object.__setattr__(self, attribute, dict(getattr(self, attribute)))  # own copies
         for name in [*self.values, *self.missing, *self.excluded]:
             metric_def(name)
         if set(self.values) & set(self.missing) or not set(self.intervals) <= set(self.values):

@@ -44,10 +44,10 @@ DAYS_PER_UNIT: Mapping[str, int] = MappingProxyType(
     {"day": 1, "week": 7, "month": 30, "year": 365})
 _UNIT_RE = r"(?:calendar\s+)?(?P<unit>day|week|month|year)s?\b"
 _NUMBER_WORD_RE = "|".join(sorted([*NUMBER_WORDS, "hundred"], key=len, reverse=True))
-_DIGIT_DURATION_RE = re.compile(r"\(?(?P<num>\d+(?:\.\d+)?)\)?\s*" + _UNIT_RE)
+_DIGIT_DURATION_RE = re.compile(r"\(?(?P<num>\d+(?:\.\d+)?)\)?[\s-]*" + _UNIT_RE)
 _WORD_DURATION_RE = re.compile(
     r"\b(?P<num>(?:(?:" + _NUMBER_WORD_RE + r")[\s-]+(?:and\s+)?)*(?:" + _NUMBER_WORD_RE
-    + r"))\s+" + _UNIT_RE)
+    + r"))[\s-]+" + _UNIT_RE)
 
 US_STATES: Mapping[str, str] = MappingProxyType({
     "al": "Alabama", "ak": "Alaska", "az": "Arizona", "ar": "Arkansas", "ca": "California",
@@ -102,9 +102,13 @@ def normalize_date(text: str | None) -> str | None:
 
 
 def _parse_number_words(words: str) -> int:
-    """Value of a run of English number words such as 'one hundred and twenty'."""
+    """Value of a run of English number words such as 'one hundred and twenty'; an article
+    counts as one only on its own ('a year', but 'a thirty-day period' is 30 days)."""
+    tokens = re.split(r"[\s-]+", words)
+    if len(tokens) > 1:
+        tokens = [token for token in tokens if token not in ("a", "an")]
     total = 0
-    for word in re.split(r"[\s-]+", words):
+    for word in tokens:
         if word == "hundred":
             total = max(total, 1) * 100
         elif word != "and":

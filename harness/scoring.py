@@ -24,7 +24,6 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from types import MappingProxyType
 from typing import Any, Literal
 
 from jsonschema import Draft202012Validator
@@ -65,12 +64,7 @@ class RecordScore:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable form (fields as {name: {tp, fp, fn, tn}})."""
-        return {
-            "status": self.status, "extracted": self.extracted,
-            "violation_path": self.violation_path, "violation_message": self.violation_message,
-            "parsed": self.parsed, "record_exact": self.record_exact,
-            "fields": {name: asdict(outcome) for name, outcome in self.fields.items()},
-        }
+        return asdict(self)
 
 
 def _loads_strict(text: str) -> Any:
@@ -171,5 +165,5 @@ def score_output(text: str, schema: Mapping[str, Any], field_rules: Mapping[str,
         status=status, extracted=extracted,
         violation_path=violation[0] if violation else None,
         violation_message=violation[1] if violation else None,
-        parsed=parsed, fields=MappingProxyType(fields),
+        parsed=parsed, fields=fields,
         record_exact=status == "valid" and all(o.correct for o in fields.values()))

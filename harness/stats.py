@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -148,4 +147,4 @@ def holm(pvalues: Mapping[str, float]) -> Mapping[str, float]:
     for rank, (name, p) in enumerate(ordered):
         running = max(running, min(1.0, (len(ordered) - rank) * p))
         adjusted[name] = running
-    return MappingProxyType(adjusted)
+    return adjusted

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from types import MappingProxyType
 from typing import Any, Literal
 
 from harness.metrics import MetricSet, metric_def
@@ -145,4 +144,4 @@ def decide(gate: GateSpec, adapter: MetricSet, baseline: MetricSet,
     else:
         decision, headline = "not_proven", f"not_proven: failed {', '.join(failed)}"
     reasons = (headline, *(check.reason for check in checks.values()))
-    return Verdict(decision, reasons, MappingProxyType(checks))
+    return Verdict(decision, reasons, checks)
