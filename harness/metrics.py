@@ -7,7 +7,9 @@ given a placeholder: it is absent from `values` and its reason is in `missing`. 
 percentiles carry seeded bootstrap confidence intervals in `intervals`; observations left out of a
 metric (a request with no TTFT) are counted in `excluded`. Failed requests stay in every metric:
 their score (an empty output) counts its gold values as misses, and their latency counts when it
-was measured. `record_field_f1` is the per-record value that the paired bootstrap compares.
+was measured. `record_field_counts` gives one record's (tp, fp, fn) summed over its fields: the
+unit that harness.stats.paired_bootstrap_micro_f1 resamples to compare `field_f1` between two
+candidates; `record_field_f1` is one record's own micro F1, for per-record listings.
 
 This module deliberately knows nothing about engines, prices, other candidates or the verdict.
 """
@@ -145,10 +147,15 @@ def _f1(tp: int, fp: int, fn: int) -> float | None:
     return None if denominator == 0 else 2 * tp / denominator
 
 
+def record_field_counts(score: RecordScore) -> tuple[int, int, int]:
+    """One record's (tp, fp, fn) summed over its fields."""
+    outcomes = score.fields.values()
+    return (sum(o.tp for o in outcomes), sum(o.fp for o in outcomes), sum(o.fn for o in outcomes))
+
+
 def record_field_f1(score: RecordScore) -> float:
     """Micro F1 over one record's fields; 1.0 when the record has no gold and no predicted value."""
-    outcomes = score.fields.values()
-    f1 = _f1(sum(o.tp for o in outcomes), sum(o.fp for o in outcomes), sum(o.fn for o in outcomes))
+    f1 = _f1(*record_field_counts(score))
     return 1.0 if f1 is None else f1
 
 

@@ -29,10 +29,10 @@ from typing import Any, Literal
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from harness.normalize import NORMALIZERS, compare_values, normalize_party_name, parties_match
+from harness.normalize import compare_values, normalize_party_name, parties_match
+from harness.specs import FIELD_KINDS
 
 Status = Literal["empty", "not_json", "schema_invalid", "valid"]
-FIELD_KINDS: tuple[str, ...] = ("party_set", *NORMALIZERS)
 _FENCE_RE = re.compile(r"```(?:json)?[ \t]*\n?(.*?)```", re.DOTALL | re.IGNORECASE)
 
 

@@ -1,10 +1,13 @@
-"""Statistics on numbers: bootstrap intervals, the paired bootstrap, exact McNemar and Holm.
+"""Statistics on numbers: bootstrap intervals, paired bootstraps, exact McNemar and Holm.
 
 Paired tests compare two candidates on the same records in the same order, which removes the
-per-record difficulty both share (a hard contract is hard for both) from the comparison. Every
+per-record difficulty both share (a hard contract is hard for both) from the comparison. There
+are two paired bootstraps: of the mean of per-record differences (`paired_bootstrap`), and of the
+difference of micro F1 over per-record (tp, fp, fn) counts (`paired_bootstrap_micro_f1`), which
+resamples records and recomputes the ratio, since micro F1 is not a mean over records. Every
 resampling is seeded, so the same inputs give the same numbers. This module deliberately knows
 nothing about records, scores, metric names or what counts as a win: it takes sequences of
-numbers or booleans and returns numbers.
+numbers, count triples or booleans and returns numbers.
 """
 
 from __future__ import annotations
@@ -33,8 +36,13 @@ class Interval:
 
 @dataclass(frozen=True)
 class PairedComparison:
-    """Paired bootstrap of a - b. `effect_size_dz` is None when it is undefined: fewer than two
-    pairs, or every difference is the same nonzero number (its standard deviation is 0)."""
+    """Paired bootstrap of a statistic of a minus the same statistic of b over the same records.
+
+    `mean_diff` is the observed full-sample difference: of means for `paired_bootstrap`, of micro
+    F1 for `paired_bootstrap_micro_f1` (the name is kept so every consumer reads one shape).
+    `effect_size_dz` is None when it is undefined: fewer than two pairs, every difference the same
+    nonzero number (its standard deviation is 0), or a statistic that is not a mean (micro F1).
+    """
 
     mean_diff: float
     ci: Interval
@@ -103,6 +111,15 @@ def _effect_size_dz(diffs: np.ndarray) -> float | None:
     return mean / sd
 
 
+def _two_sided_p(distribution: np.ndarray) -> float:
+    """Twice the smaller share of resampled differences at or beyond 0 on either side, each share
+    (k + 1) / (resamples + 1) so it is never 0, capped at 1."""
+    resamples = distribution.size
+    at_or_below = (int(np.sum(distribution <= 0.0)) + 1) / (resamples + 1)
+    at_or_above = (int(np.sum(distribution >= 0.0)) + 1) / (resamples + 1)
+    return min(1.0, 2.0 * min(at_or_below, at_or_above))
+
+
 def paired_bootstrap(a: Sequence[float], b: Sequence[float], *,
                      ids: tuple[Sequence[str], Sequence[str]] | None = None,
                      n_resamples: int = 10_000, seed: int = 0,
@@ -116,13 +133,73 @@ def paired_bootstrap(a: Sequence[float], b: Sequence[float], *,
     _check_pairing(a, b, ids)
     diffs = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     means = bootstrap_distribution(diffs, lambda m: m.mean(axis=1), n_resamples, seed)
-    at_or_below = (int(np.sum(means <= 0.0)) + 1) / (n_resamples + 1)
-    at_or_above = (int(np.sum(means >= 0.0)) + 1) / (n_resamples + 1)
     return PairedComparison(
         mean_diff=float(diffs.mean()), ci=percentile_interval(means, confidence),
-        p_value=min(1.0, 2.0 * min(at_or_below, at_or_above)),
-        effect_size_dz=_effect_size_dz(diffs), n=int(diffs.size),
+        p_value=_two_sided_p(means), effect_size_dz=_effect_size_dz(diffs), n=int(diffs.size),
         n_resamples=n_resamples, seed=seed)
+
+
+def _count_matrix(counts: Sequence[tuple[int, int, int]], side: str) -> np.ndarray:
+    if len(counts) == 0:
+        return np.zeros((0, 3), dtype=np.int64)
+    try:
+        matrix = np.asarray(counts)
+    except ValueError:  # ragged triples
+        matrix = np.zeros(0)
+    if (matrix.dtype.kind not in "iu" or matrix.ndim != 2 or matrix.shape[1] != 3
+            or bool((matrix < 0).any())):
+        raise ValueError(f"{side}_counts must hold one (tp, fp, fn) triple of non-negative "
+                         "integers per record")
+    return matrix.astype(np.int64)
+
+
+def _check_same_gold(a: np.ndarray, b: np.ndarray) -> None:
+    """tp + fn is a record's gold count, whatever was predicted, so it must agree between sides."""
+    differs = np.flatnonzero(a[:, 0] + a[:, 2] != b[:, 0] + b[:, 2])
+    if differs.size:
+        i = int(differs[0])
+        raise ValueError(f"record {i} has {a[i, 0] + a[i, 2]} gold values (tp + fn) in a but "
+                         f"{b[i, 0] + b[i, 2]} in b; the counts are not over the same records")
+
+
+def _micro_f1(matrix: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Micro F1 of the counts summed over each row of record indices; 1.0 where 2tp+fp+fn is 0."""
+    tp, fp, fn = (matrix[:, column][indices].sum(axis=1) for column in range(3))
+    denominator = 2 * tp + fp + fn
+    return np.where(denominator == 0, 1.0, 2 * tp / np.maximum(denominator, 1))
+
+
+def paired_bootstrap_micro_f1(a_counts: Sequence[tuple[int, int, int]],
+                              b_counts: Sequence[tuple[int, int, int]], *,
+                              ids: tuple[Sequence[str], Sequence[str]] | None = None,
+                              n_resamples: int = 10_000, seed: int = 0,
+                              confidence: float = 0.95) -> PairedComparison:
+    """Paired bootstrap of micro F1(a) - micro F1(b) over records.
+
+    Element i of each side is record i's (tp, fp, fn) summed over its fields. A resample draws
+    record indices with replacement (the draws `paired_bootstrap` makes with the same seed) and
+    applies the SAME indices to a and b — that is the pairing; each side's micro F1 is
+    2 tp / (2 tp + fp + fn) of its summed counts. `mean_diff` is the full-sample difference, the
+    same number as the difference of the aggregated `field_f1`; CI and p-value as in
+    `paired_bootstrap`. Micro F1 with no gold and no predicted value (a 0 denominator) is 1.0,
+    as in harness.metrics.record_field_f1. `effect_size_dz` is None: d_z standardises a mean of
+    per-record differences, which micro F1 is not. Raises ValueError when a record's gold count
+    (tp + fn) differs between the sides: then they were not scored on the same records.
+    """
+    _check_pairing(a_counts, b_counts, ids)
+    a, b = _count_matrix(a_counts, "a"), _count_matrix(b_counts, "b")
+    _check_same_gold(a, b)
+
+    def difference(indices: np.ndarray) -> np.ndarray:
+        rows = indices.astype(np.intp)
+        return _micro_f1(a, rows) - _micro_f1(b, rows)
+
+    records = np.arange(len(a))
+    diffs = bootstrap_distribution(records, difference, n_resamples, seed)
+    return PairedComparison(
+        mean_diff=float(difference(records[np.newaxis, :])[0]),
+        ci=percentile_interval(diffs, confidence), p_value=_two_sided_p(diffs),
+        effect_size_dz=None, n=len(a), n_resamples=n_resamples, seed=seed)
 
 
 def mcnemar_exact(a: Sequence[bool], b: Sequence[bool]) -> McNemarResult:

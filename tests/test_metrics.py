@@ -12,10 +12,11 @@ from harness.metrics import (
     RequestOutcome,
     aggregate,
     metric_def,
+    record_field_counts,
     record_field_f1,
 )
 from harness.scoring import FieldOutcome, RecordScore
-from harness.stats import Interval
+from harness.stats import Interval, paired_bootstrap_micro_f1
 
 
 def _score(status: str = "valid", extracted: bool = False, **fields: FieldOutcome) -> RecordScore:
@@ -129,6 +130,30 @@ def test_to_dict_is_plain_json_and_round_trips(metric_set: MetricSet) -> None:
 ])
 def test_record_field_f1(fields: dict[str, FieldOutcome], expected: float) -> None:
     assert record_field_f1(_score(**fields)) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("fields", "expected"), [
+    ({"a": TP, "b": TN}, (1, 0, 0)),
+    ({"a": WRONG, "b": FN}, (0, 1, 2)),
+    ({"a": FieldOutcome(tp=2, fp=1, fn=1), "b": FP}, (2, 2, 1)),
+    ({}, (0, 0, 0)),
+])
+def test_record_field_counts(fields: dict[str, FieldOutcome],
+                             expected: tuple[int, int, int]) -> None:
+    assert record_field_counts(_score(**fields)) == expected
+
+
+def test_paired_micro_f1_difference_is_the_aggregate_field_f1_difference(
+        metric_set: MetricSet) -> None:
+    """The verdict's primary comparison and the reported field_f1 are the same quantity."""
+    better = [_request(_score(a=TP, b=TN)), _request(_score(a=TP, b=TN)),
+              _request(_score(a=FN, b=FN)), _request(_score(a=TP, b=TN))]
+    other = aggregate(better, wall_seconds=1.0, n_resamples=50)
+    comparison = paired_bootstrap_micro_f1(
+        [record_field_counts(r.score) for r in better],
+        [record_field_counts(r.score) for r in REQUESTS], n_resamples=200)
+    expected = other.value("field_f1") - metric_set.value("field_f1")
+    assert comparison.mean_diff == expected
 
 
 def test_every_metric_is_declared_once_with_a_direction() -> None:

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from harness.normalize import NORMALIZERS
 from harness.scoring import FieldOutcome, parse_output, score_field, score_output
+from harness.specs import FIELD_KINDS
 
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -143,6 +145,13 @@ def test_score_field(kind: str, predicted: Any, gold: Any, expected: FieldOutcom
 def test_score_field_rejects_unknown_kind() -> None:
     with pytest.raises(ValueError, match="unknown field kind 'money'"):
         score_field("money", "1", "1")
+
+
+def test_every_declared_field_kind_is_scorable() -> None:
+    """specs.FIELD_KINDS is the one list: party_set is matched here, every other kind normalized."""
+    assert set(FIELD_KINDS) == {"party_set", *NORMALIZERS}
+    for kind in FIELD_KINDS:
+        assert score_field(kind, None, None) == FieldOutcome(tn=1)
 
 
 def test_gold_must_carry_every_scored_field() -> None:

@@ -14,6 +14,7 @@ from harness.stats import (
     holm,
     mcnemar_exact,
     paired_bootstrap,
+    paired_bootstrap_micro_f1,
     percentile_interval,
 )
 
@@ -130,3 +131,97 @@ def test_percentile_interval() -> None:
     assert interval == Interval(pytest.approx(5.0), pytest.approx(95.0), 0.9)
     with pytest.raises(ValueError, match="confidence"):
         percentile_interval(np.arange(3, dtype=float), 1.0)
+
+
+# paired_bootstrap_micro_f1: each element is one record's (tp, fp, fn) summed over its fields.
+A_COUNTS = [(2, 0, 1), (1, 1, 0), (0, 0, 2)]  # tp 3, fp 1, fn 3: micro F1 6 / 10
+B_COUNTS = [(1, 1, 2), (0, 1, 1), (0, 0, 2)]  # tp 1, fp 2, fn 5: micro F1 2 / 9 (same gold)
+
+
+def _micro_f1(counts: np.ndarray) -> np.ndarray:
+    """Micro F1 along the last axis of summed (tp, fp, fn); 1.0 where nothing is gold or predicted."""
+    tp, fp, fn = counts[..., 0], counts[..., 1], counts[..., 2]
+    denominator = 2 * tp + fp + fn
+    return np.where(denominator == 0, 1.0, 2 * tp / np.maximum(denominator, 1))
+
+
+def test_micro_f1_bootstrap_of_identical_counts_is_null() -> None:
+    result = paired_bootstrap_micro_f1(A_COUNTS, A_COUNTS, n_resamples=500)
+    assert result.mean_diff == 0.0
+    assert (result.ci.low, result.ci.high) == (0.0, 0.0)
+    assert result.p_value == 1.0
+    assert result.effect_size_dz is None
+
+
+def test_micro_f1_bootstrap_mean_diff_is_the_micro_not_the_per_record_difference() -> None:
+    result = paired_bootstrap_micro_f1(A_COUNTS, B_COUNTS, n_resamples=1000, seed=4)
+    assert result.mean_diff == pytest.approx(6 / 10 - 2 / 9)
+    per_record_mean_diff = (4 / 5 + 2 / 3 + 0.0) / 3 - (2 / 5 + 0.0 + 0.0) / 3
+    assert abs(result.mean_diff - per_record_mean_diff) > 0.02
+    assert result.ci.low <= result.mean_diff <= result.ci.high
+    assert (result.n, result.n_resamples, result.seed, result.effect_size_dz) == (3, 1000, 4, None)
+    assert json.loads(json.dumps(result.to_dict()))["mean_diff"] == result.mean_diff
+
+
+def test_micro_f1_with_nothing_gold_or_predicted_is_one() -> None:
+    """a predicts a value where nothing is gold (F1 0), b predicts nothing (F1 1 by convention)."""
+    result = paired_bootstrap_micro_f1([(0, 1, 0), (0, 0, 0)], [(0, 0, 0), (0, 0, 0)],
+                                       n_resamples=200)
+    assert result.mean_diff == -1.0
+    assert paired_bootstrap_micro_f1([(0, 0, 0)], [(0, 0, 0)], n_resamples=10).mean_diff == 0.0
+
+
+def test_micro_f1_bootstrap_of_a_consistent_gain_is_significant() -> None:
+    a, b = [(1, 0, 0)] * 10 + [(0, 0, 1)] * 10, [(0, 0, 1)] * 20
+    result = paired_bootstrap_micro_f1(a, b, n_resamples=999)
+    assert result.mean_diff == pytest.approx(2 / 3)
+    assert result.ci.low > 0.0
+    assert result.p_value == pytest.approx(2 / 1000)
+
+
+def test_micro_f1_pairing_narrows_the_interval() -> None:
+    """Records differ widely in size and difficulty, shared by both sides; a adds a few hits.
+    Resampling a and b with independent record draws mixes that shared variance into the
+    difference; resampling them with the same draws cancels it."""
+    rng = np.random.default_rng(0)
+    gold = rng.integers(1, 12, size=60)
+    b = np.stack([np.floor(rng.random(60) * (gold + 1)), rng.integers(0, 3, size=60)], axis=1)
+    b_tp = b[:, 0].astype(int)
+    a_tp = np.minimum(gold, b_tp + (rng.random(60) < 0.3))
+    a_counts = np.stack([a_tp, b[:, 1].astype(int), gold - a_tp], axis=1)
+    b_counts = np.stack([b_tp, b[:, 1].astype(int), gold - b_tp], axis=1)
+    paired = paired_bootstrap_micro_f1(a_counts.tolist(), b_counts.tolist(), n_resamples=2000)
+    draws = np.random.default_rng(1).integers(0, 60, size=(2, 2000, 60))
+    unpaired = (_micro_f1(a_counts[draws[0]].sum(axis=1))
+                - _micro_f1(b_counts[draws[1]].sum(axis=1)))
+    unpaired_ci = percentile_interval(unpaired, 0.95)
+    assert paired.ci.low > 0.0 and unpaired_ci.low < 0.0
+    assert paired.ci.high - paired.ci.low < 0.25 * (unpaired_ci.high - unpaired_ci.low)
+
+
+def test_micro_f1_bootstrap_is_deterministic_per_seed() -> None:
+    rng = np.random.default_rng(2)
+    gold = rng.integers(0, 5, size=30)
+    tp_a, tp_b = (np.floor(rng.random((2, 30)) * (gold + 1))).astype(int)
+    a = [(int(t), 1, int(g - t)) for t, g in zip(tp_a, gold)]
+    b = [(int(t), 0, int(g - t)) for t, g in zip(tp_b, gold)]
+    first = paired_bootstrap_micro_f1(a, b, n_resamples=1000, seed=7)
+    assert first == paired_bootstrap_micro_f1(a, b, n_resamples=1000, seed=7)
+    assert first.ci != paired_bootstrap_micro_f1(a, b, n_resamples=1000, seed=8).ci
+
+
+@pytest.mark.parametrize(("a", "b", "ids", "message"), [
+    ([(1, 0, 0)], [(1, 0, 0), (1, 0, 0)], None, "differ in length"),
+    ([(1, 0, 0)], [(1, 0, 0)], (["r1"], ["r2"]), "same record ids"),
+    ([(1, 0, 0), (0, 0, 1)], [(1, 0, 0), (0, 0, 2)], None, "record 1 has 1 gold values"),
+    ([(1, 0)], [(1, 0)], None, "one \\(tp, fp, fn\\) triple"),
+    ([(1, -1, 0)], [(1, 0, 0)], None, "non-negative integers"),
+    ([(0.5, 0, 0)], [(1, 0, 0)], None, "non-negative integers"),
+    ([], [], None, "at least one value"),
+])
+def test_micro_f1_bootstrap_refuses_bad_input(a: list[tuple[int, int, int]],
+                                              b: list[tuple[int, int, int]],
+                                              ids: tuple[list[str], list[str]] | None,
+                                              message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        paired_bootstrap_micro_f1(a, b, ids=ids, n_resamples=10)
