@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -43,14 +44,17 @@ class Batch:
     log_path: Path
 
 
-async def run_batch(engine: Engine, batch: Batch, profile: LoadProfile) -> list[Prediction]:
-    """Run the batch's pending requests and return every logged prediction, in request order."""
+async def run_batch(engine: Engine, batch: Batch, profile: LoadProfile) -> tuple[list[Prediction], float]:
+    """Run the batch's pending requests; return every logged prediction (request order) and the
+    wall seconds this call spent sending them (warm-up excluded; 0 when nothing was pending)."""
     done = read_predictions(batch.log_path)
     pending = [rid for rid in batch.requests if rid not in done]
+    wall = 0.0
     if pending:
         await warm_up(engine, [batch.requests[rid] for rid in pending][: profile.warmup_requests])
         gate = asyncio.Semaphore(profile.concurrency)
         bar = tqdm(total=len(batch.requests), initial=len(batch.requests) - len(pending), desc=f"{batch.candidate}/{batch.split}", unit="req")
+        started = time.perf_counter()
 
         async def one(record_id: str) -> None:
             async with gate:
@@ -59,12 +63,13 @@ async def run_batch(engine: Engine, batch: Batch, profile: LoadProfile) -> list[
             bar.update(1)
 
         await asyncio.gather(*(one(rid) for rid in pending))
+        wall = time.perf_counter() - started
         bar.close()
     logged = read_predictions(batch.log_path)
     if all(logged[rid].error for rid in batch.requests):
         first = logged[next(iter(batch.requests))].error
         raise HarnessError(f"every request failed ({first})", f"candidate {batch.candidate} on {batch.split}", "check the engine")
-    return [logged[rid] for rid in batch.requests]
+    return [logged[rid] for rid in batch.requests], wall
 
 
 async def warm_up(engine: Engine, requests: Sequence[GenerationRequest]) -> None:

@@ -1,0 +1,137 @@
+"""Score every candidate's predictions, aggregate metrics, compare pairs, and decide the verdict.
+
+Pure functions over predictions and gold records: scoring (harness.scoring), the typed metric set
+(harness.metrics), paired statistics between the adapter and the strongest prompt-only baseline
+(harness.stats, Holm-corrected across the comparisons made) and the verdict (harness.verdict).
+Every candidate is scored on the same records in the same order, so every comparison is paired.
+This module knows nothing of engines, MLflow or files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from harness.metrics import MetricSet, RequestOutcome, aggregate, record_field_f1
+from harness.prediction_log import Prediction
+from harness.records import Record
+from harness.scoring import RecordScore, score_output
+from harness.specs import GateSpec, TaskSpec
+from harness.stats import mcnemar_exact, paired_bootstrap, holm
+from harness.verdict import Verdict, decide
+
+PER_RECORD = {
+    "field_f1": record_field_f1,
+    "record_exact_rate": lambda s: float(s.record_exact),
+    "schema_valid_rate": lambda s: float(s.status == "valid"),
+}
+
+
+@dataclass(frozen=True)
+class CandidateResult:
+    """One candidate on one split: its predictions in record order, their scores and metrics."""
+
+    candidate: str
+    predictions: tuple[Prediction, ...]
+    scores: tuple[RecordScore, ...]
+    metrics: MetricSet
+
+
+def score_candidate(task: TaskSpec, candidate: str, records: Sequence[Record], predictions: Sequence[Prediction],
+                    wall_seconds: float, cost_usd_per_1k: float | None) -> CandidateResult:
+    """Score a candidate's predictions (same order as records) and aggregate its metrics."""
+    if [p.record_id for p in predictions] != [r.id for r in records]:
+        raise ValueError(f"{candidate}: predictions are not over the records in order")
+    scores = tuple(score_output(p.text, task.schema, task.fields, r.gold) for p, r in zip(predictions, records))
+    outcomes = [
+        RequestOutcome(score=s, latency_s=p.latency_s, ttft_s=p.ttft_s, tokens_in=p.prompt_tokens,
+                       tokens_out=p.completion_tokens, failed=p.error is not None)
+        for s, p in zip(scores, predictions)
+    ]
+    return CandidateResult(candidate, tuple(predictions), scores, aggregate(outcomes, wall_seconds, cost_usd_per_1k))
+
+
+def primary_value(result: CandidateResult, metric: str) -> float:
+    """A candidate's value of the primary metric (used to pick the strongest baseline on dev)."""
+    return float(result.metrics.value(metric))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The paired comparisons of the adapter against the baseline, with Holm-adjusted p-values."""
+
+    rows: tuple[dict[str, Any], ...]
+    verdict: Verdict
+
+
+def compare_pair(adapter: CandidateResult, baseline: CandidateResult, gate: GateSpec, seed: int) -> Comparison:
+    """Paired bootstrap (primary metric, record exactness) and exact McNemar (validity, exactness)."""
+    ids = ([p.record_id for p in adapter.predictions], [p.record_id for p in baseline.predictions])
+    per_record = PER_RECORD[gate.primary_metric]
+    primary = paired_bootstrap([per_record(s) for s in adapter.scores], [per_record(s) for s in baseline.scores], ids=ids, seed=seed)
+    valid = mcnemar_exact([s.status == "valid" for s in adapter.scores], [s.status == "valid" for s in baseline.scores])
+    exact = mcnemar_exact([s.record_exact for s in adapter.scores], [s.record_exact for s in baseline.scores])
+    tests = {f"{gate.primary_metric}:paired_bootstrap": primary.p_value, "schema_valid:mcnemar_exact": valid.p_value,
+             "record_exact:mcnemar_exact": exact.p_value}
+    adjusted = holm(tests)
+    rows = (
+        _row(adapter, baseline, gate.primary_metric, "paired_bootstrap", primary.mean_diff, primary.ci.low, primary.ci.high,
+             primary.p_value, adjusted[f"{gate.primary_metric}:paired_bootstrap"], primary.effect_size_dz, primary.n),
+        _row(adapter, baseline, "schema_valid_rate", "mcnemar_exact", _rate_diff(adapter, baseline, "schema_valid_rate"),
+             None, None, valid.p_value, adjusted["schema_valid:mcnemar_exact"], None, len(adapter.scores), b01=valid.b01, b10=valid.b10),
+        _row(adapter, baseline, "record_exact_rate", "mcnemar_exact", _rate_diff(adapter, baseline, "record_exact_rate"),
+             None, None, exact.p_value, adjusted["record_exact:mcnemar_exact"], None, len(adapter.scores), b01=exact.b01, b10=exact.b10),
+    )
+    verdict = decide(gate, adapter.metrics, baseline.metrics, primary, adjusted[f"{gate.primary_metric}:paired_bootstrap"])
+    return Comparison(rows, verdict)
+
+
+def _rate_diff(adapter: CandidateResult, baseline: CandidateResult, metric: str) -> float:
+    return float(adapter.metrics.value(metric)) - float(baseline.metrics.value(metric))
+
+
+def _row(adapter: CandidateResult, baseline: CandidateResult, metric: str, test: str, diff: float, low: float | None,
+         high: float | None, p: float, p_holm: float, effect: float | None, n: int, **extra: int) -> dict[str, Any]:
+    return {"candidate": adapter.candidate, "baseline": baseline.candidate, "metric": metric, "test": test,
+            "diff": diff, "ci_low": low, "ci_high": high, "p_value": p, "p_holm": p_holm, "effect_size": effect,
+            "n": n, **extra}
+
+
+def guided_audit(result: CandidateResult, schema: Mapping[str, Any]) -> dict[str, Any]:
+    """Compliance of a guided-decoding candidate: every output should be schema-valid."""
+    statuses = [s.status for s in result.scores]
+    return {
+        "candidate": result.candidate,
+        "n": len(statuses),
+        "compliance_rate": float(np.mean([s == "valid" for s in statuses])) if statuses else None,
+        "violations": {status: statuses.count(status) for status in sorted(set(statuses)) if status != "valid"},
+        "truncated": sum(p.finish_reason == "length" for p in result.predictions),
+        "ignored_schema_features": unsupported_schema_features(schema),
+    }
+
+
+GRAMMAR_UNSUPPORTED = ("pattern", "format", "minLength", "maxLength", "minItems", "maxItems", "minimum", "maximum")
+
+
+def unsupported_schema_features(schema: Mapping[str, Any]) -> list[str]:
+    """Schema keywords present in `schema` that grammar backends commonly do not enforce.
+
+    This lists candidates for the audit; whether the backend actually ignored one shows in the
+    compliance rate and the first violation paths of the guided candidate's outputs.
+    """
+    found: set[str] = set()
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                if key in GRAMMAR_UNSUPPORTED:
+                    found.add(f"{path}.{key}" if path else key)
+                walk(value, f"{path}.{key}" if key not in ("properties", "items") else path)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, path)
+
+    walk(schema, "")
+    return sorted(found)

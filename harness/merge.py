@@ -1,0 +1,40 @@
+"""Fold an adapter into a copy of its base model, for the merged serving pattern.
+
+peft's `merge_and_unload` produces an ordinary model folder that an engine with the same settings
+serves at base-model speed. The copy is cached by the adapter's content, so it is made once per
+adapter. This module knows nothing of engines or candidates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+
+def adapter_digest(adapter_dir: Path) -> str:
+    """A hash of the adapter's config and weights."""
+    digest = hashlib.sha256()
+    for name in ("adapter_config.json", "adapter_model.safetensors"):
+        digest.update((adapter_dir / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def merged_model(model_dir: Path, adapter_dir: Path, cache_dir: Path) -> Path:
+    """The merged copy of base + adapter (made once, then reused)."""
+    target = cache_dir / "merged" / adapter_digest(adapter_dir)
+    if (target / "config.json").is_file():
+        return target
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    print(f"[merge] folding the adapter into a copy of the base model -> {target}", flush=True)
+    base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16)
+    merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
+    staging = target.with_name(target.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    merged.save_pretrained(staging)
+    AutoTokenizer.from_pretrained(model_dir).save_pretrained(staging)
+    staging.replace(target)
+    return target

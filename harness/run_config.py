@@ -1,0 +1,76 @@
+"""The frozen configuration of one run, resolved once at the entry point and recorded whole.
+
+Precedence: built-in defaults < task and candidate YAML < command-line flags. The CLI builds a
+`RunConfig`; nothing downstream reads the environment or re-reads YAML. This module knows the
+shape of a run's settings, not how any stage uses them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.cost import DEFAULT_PRICE_USD_PER_HOUR
+from harness.engine.types import EngineSettings
+from harness.predict import LoadProfile
+from harness.specs import CandidateSpec, TaskSpec
+
+DEFAULT_CANDIDATES = ("best_prompt", "few_shot", "lora_short", "guided_json")
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where the project's folders are: specs in, caches and reports out."""
+
+    root: Path
+    tasks: Path
+    candidates: Path
+    cache: Path
+    reports: Path
+
+    @classmethod
+    def under(cls, root: Path) -> Paths:
+        root = root.resolve()
+        return cls(root, root / "tasks", root / "candidates", root / ".cache", root / "reports")
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """Which data to build: the task's source or another CUAD-layout folder, or synthetic."""
+
+    source: Path | None = None
+    test_from: Path | None = None
+    synthetic: bool = False
+
+
+@dataclass(frozen=True)
+class AdapterOptions:
+    """Which adapter to test: a given folder, or the cached/trained one for this data and settings."""
+
+    path: Path | None = None
+    retrain: bool = False
+    serving: tuple[str, ...] = ("dynamic", "merged")
+    verdict_serving: str = "merged"
+    liveness_canaries: int = 4
+    parity_sample: int = 6
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one comparison needs, frozen."""
+
+    task: TaskSpec
+    candidates: tuple[CandidateSpec, ...]
+    paths: Paths
+    engine: EngineSettings
+    engine_mode: str = "inprocess"
+    server_url: str | None = None
+    model_dir: Path | None = None
+    load: LoadProfile = field(default_factory=LoadProfile)
+    data: DataOptions = field(default_factory=DataOptions)
+    adapter: AdapterOptions = field(default_factory=AdapterOptions)
+    price_usd_per_hour: float = DEFAULT_PRICE_USD_PER_HOUR
+    tracking_uri: str | None = None
+    experiment: str = "harness"
+    resume_run_id: str | None = None
+    seed: int = 13

