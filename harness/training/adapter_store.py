@@ -1,0 +1,103 @@
+"""Content-addressed adapter folders: the key, cache lookup, manifest and history files, atomic publish.
+
+An adapter lives in `<store>/<key>/` where the key is the sha256 of a canonical JSON of its parts:
+the base model's fingerprint, the hash of the train and dev examples, the prompt template and every
+training setting (plus the key scheme's version, so a change to what training means retires old
+adapters). Training builds the folder under `<store>/.staging/<key>/` (with its checkpoints) and
+renames it into place when complete, so a folder under its key is always whole. This module knows
+nothing of models or training; it does not import torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Iterable
+
+from harness.errors import HarnessError
+from harness.specs import TrainSpec, to_dict
+
+KEY_SCHEME = 1
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "manifest.json", "history.jsonl")
+
+
+def key_parts(base_model_hash: str, dataset_hash: str, prompt_template: str, settings: TrainSpec) -> dict[str, Any]:
+    """The inputs an adapter is keyed by, as recorded in its manifest."""
+    return {
+        "key_scheme": KEY_SCHEME,
+        "base_model_hash": base_model_hash,
+        "dataset_hash": dataset_hash,
+        "prompt_template": prompt_template,
+        "settings": to_dict(settings),
+    }
+
+
+def adapter_key(base_model_hash: str, dataset_hash: str, prompt_template: str, settings: TrainSpec) -> str:
+    """sha256 of the canonical JSON of `key_parts`: equal inputs, equal key; any change, a new key."""
+    return key_of(key_parts(base_model_hash, dataset_hash, prompt_template, settings))
+
+
+def key_of(parts: dict[str, Any]) -> str:
+    """sha256 of already assembled `key_parts`."""
+    canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def find_adapter(store_dir: Path, key: str) -> Path | None:
+    """The published adapter folder for `key`, or None if none was trained; a broken folder raises."""
+    folder = store_dir / key
+    if not folder.exists():
+        return None
+    missing = [name for name in ADAPTER_FILES if not (folder / name).is_file()]
+    if missing:
+        raise HarnessError(f"adapter folder lacks {missing}", str(folder), "delete the folder or train again with --retrain")
+    recorded = read_manifest(folder).get("key")
+    if recorded != key:
+        raise HarnessError(f"manifest key {recorded!r} does not match the folder name", str(folder / "manifest.json"), "delete the folder or train again with --retrain")
+    return folder
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """An adapter folder's manifest.json."""
+    path = folder / "manifest.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise HarnessError(f"cannot read the adapter manifest: {exc}", str(path), "delete the folder or train again with --retrain") from None
+
+
+def staging_dir(store_dir: Path, key: str) -> Path:
+    """Where an adapter with `key` is trained and checkpointed before it is published."""
+    return store_dir / ".staging" / key
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Write JSON (indented, keys sorted) via a temporary file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def write_history(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Write the loss history as JSON lines, one row per step."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(json.dumps(row, sort_keys=True) + "\n" for row in rows), encoding="utf-8")
+    tmp.replace(path)
+
+
+def publish(built: Path, store_dir: Path, key: str) -> Path:
+    """Move a complete adapter folder to `<store>/<key>/` by rename, replacing an older one."""
+    missing = [name for name in ADAPTER_FILES if not (built / name).is_file()]
+    if missing:
+        raise RuntimeError(f"refusing to publish {built}: missing {missing}")
+    final = store_dir / key
+    retired = store_dir / ".staging" / f"{key}.retired-{os.getpid()}"
+    if final.exists():
+        final.rename(retired)
+    built.rename(final)
+    shutil.rmtree(retired, ignore_errors=True)
+    shutil.rmtree(staging_dir(store_dir, key), ignore_errors=True)
+    return final
