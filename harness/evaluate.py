@@ -14,18 +14,19 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from harness.metrics import MetricSet, RequestOutcome, aggregate, record_field_f1
+from harness.errors import HarnessError
+from harness.metrics import MetricSet, RequestOutcome, aggregate, record_field_counts
 from harness.prediction_log import Prediction
 from harness.records import Record
 from harness.scoring import RecordScore, score_output
 from harness.specs import GateSpec, TaskSpec
-from harness.stats import mcnemar_exact, paired_bootstrap, holm
+from harness.stats import PairedComparison, holm, mcnemar_exact, paired_bootstrap, paired_bootstrap_micro_f1
 from harness.verdict import Verdict, decide
 
-PER_RECORD = {
-    "field_f1": record_field_f1,
+PER_RECORD_RATES = {
     "record_exact_rate": lambda s: float(s.record_exact),
     "schema_valid_rate": lambda s: float(s.status == "valid"),
+    "json_parse_rate": lambda s: float(s.status in ("valid", "schema_invalid")),
 }
 
 
@@ -69,8 +70,7 @@ class Comparison:
 def compare_pair(adapter: CandidateResult, baseline: CandidateResult, gate: GateSpec, seed: int) -> Comparison:
     """Paired bootstrap (primary metric, record exactness) and exact McNemar (validity, exactness)."""
     ids = ([p.record_id for p in adapter.predictions], [p.record_id for p in baseline.predictions])
-    per_record = PER_RECORD[gate.primary_metric]
-    primary = paired_bootstrap([per_record(s) for s in adapter.scores], [per_record(s) for s in baseline.scores], ids=ids, seed=seed)
+    primary = paired_primary(adapter, baseline, gate.primary_metric, ids, seed)
     valid = mcnemar_exact([s.status == "valid" for s in adapter.scores], [s.status == "valid" for s in baseline.scores])
     exact = mcnemar_exact([s.record_exact for s in adapter.scores], [s.record_exact for s in baseline.scores])
     tests = {f"{gate.primary_metric}:paired_bootstrap": primary.p_value, "schema_valid:mcnemar_exact": valid.p_value,
@@ -86,6 +86,23 @@ def compare_pair(adapter: CandidateResult, baseline: CandidateResult, gate: Gate
     )
     verdict = decide(gate, adapter.metrics, baseline.metrics, primary, adjusted[f"{gate.primary_metric}:paired_bootstrap"])
     return Comparison(rows, verdict)
+
+
+def paired_primary(adapter: CandidateResult, baseline: CandidateResult, metric: str,
+                   ids: tuple[list[str], list[str]], seed: int) -> PairedComparison:
+    """Paired bootstrap of the primary metric's difference, adapter minus baseline.
+
+    field_f1 resamples records and recomputes micro F1 on each side, so the difference is exactly
+    the gap between the reported field_f1 values; a rate metric is the mean of its 0/1 per record.
+    """
+    if metric == "field_f1":
+        return paired_bootstrap_micro_f1([record_field_counts(s) for s in adapter.scores],
+                                         [record_field_counts(s) for s in baseline.scores], ids=ids, seed=seed)
+    if metric not in PER_RECORD_RATES:
+        raise HarnessError(f"primary metric '{metric}' has no paired test", "gate.primary_metric",
+                           f"use field_f1 or one of {sorted(PER_RECORD_RATES)}")
+    per_record = PER_RECORD_RATES[metric]
+    return paired_bootstrap([per_record(s) for s in adapter.scores], [per_record(s) for s in baseline.scores], ids=ids, seed=seed)
 
 
 def _rate_diff(adapter: CandidateResult, baseline: CandidateResult, metric: str) -> float:

@@ -73,4 +73,5 @@ class RunConfig:
     tracking_uri: str | None = None
     experiment: str = "harness"
     resume_run_id: str | None = None
+    reuse_baseline: bool = False
     seed: int = 13

@@ -1,0 +1,67 @@
+"""The `harness` command: compare, gate, train, tune-prompt, validate, data, curve.
+
+Each subcommand resolves its configuration once (harness.cli_options), calls the stage modules,
+and maps outcomes to exit codes: 0 success (for `gate`: the adapter wins), 1 the gate's verdict
+is not a win, 2 a usage or harness error. A `HarnessError` prints as one line without a traceback;
+an unexpected exception is a bug and prints its traceback, also with exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from typing import Callable, Sequence
+
+from harness.errors import HarnessError
+
+EXIT_OK, EXIT_VERDICT_FAIL, EXIT_ERROR = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from harness import commands
+    from harness.cli_options import add_adapter, add_common, add_data, add_engine, add_gate, add_run, add_train
+
+    parser = argparse.ArgumentParser(prog="harness", description="Does a LoRA adapter beat prompting for this task?")
+    sub = parser.add_subparsers(dest="command", required=True)
+    spec: dict[str, tuple[str, Callable, Sequence[Callable]]] = {
+        "compare": ("run every candidate, score, compare, report, log to MLflow, print the verdict", commands.compare,
+                    (add_data, add_engine, add_adapter, add_gate, add_train, add_run)),
+        "gate": ("the comparison as a CI gate: exit 0 adapter wins, 1 it does not, 2 error", commands.gate,
+                 (add_data, add_engine, lambda p: add_adapter(p, required=True), add_gate, add_run, commands.add_gate_outputs)),
+        "train": ("train (or reuse) the task's LoRA adapter and log the training run", commands.train, (add_data, add_train, commands.add_train_only)),
+        "tune-prompt": ("score the task's zero-shot prompt variants on dev and record the winner", commands.tune_prompt,
+                        (add_data, add_engine, add_run)),
+        "validate": ("check a task folder: specs, schema, gold records, templates, ids, splits, leakage", commands.validate, (add_data,)),
+        "data": ("`harness data card <task>`: build the task's data if needed and print its data card", commands.data_card, (add_data,)),
+        "curve": ("quality vs number of training examples, against the prompt-only candidates", commands.curve,
+                  (add_data, add_engine, add_gate, add_train, add_run, commands.add_curve)),
+    }
+    for name, (help_text, handler, adders) in spec.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        if name == "data":
+            command.add_argument("action", choices=("card", "build"), help="card: build if needed and print the data card")
+        add_common(command)
+        for add in adders:
+            add(command)
+        command.set_defaults(handler=handler)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except HarnessError as exc:
+        print(f"harness: error: {exc.one_line()}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("harness: interrupted; rerun with --resume to continue", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception:  # a bug: show it, and tell CI the harness broke (exit 2), never a verdict
+        traceback.print_exc()
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

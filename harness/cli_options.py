@@ -1,0 +1,150 @@
+"""Command-line options and their resolution into frozen specs (the only place flags are read).
+
+Options are grouped by what they configure (data, engine, adapter, gate, training, tracking) and
+shared by the commands that need them. `resolve_run_config` applies the precedence built-in
+defaults < task/candidate YAML < flags, once, and reads the environment for the MLflow URI only
+here. This module knows argparse and the specs; it runs nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from pathlib import Path
+
+from harness.cost import DEFAULT_PRICE_USD_PER_HOUR
+from harness.engine.types import EngineSettings
+from harness.errors import HarnessError
+from harness.predict import LoadProfile
+from harness.run_config import DEFAULT_CANDIDATES, AdapterOptions, DataOptions, Paths, RunConfig
+from harness.specs import TaskSpec, load_candidate, load_task
+
+GATE_FLAGS = {"min_effect": float, "alpha": float, "schema_valid_margin": float, "latency_p95_ratio_margin": float, "cost_ceiling_usd_per_1k": float}
+TRAIN_FLAGS = {"rank": int, "alpha": int, "dropout": float, "epochs": float, "max_steps": int, "learning_rate": float, "lr_schedule": str,
+               "batch_size": int, "grad_accum": int, "max_seq_tokens": int, "quantization": str, "synthetic_mix": float, "train_limit": int,
+               "early_stopping_patience": int, "eval_every_steps": int}
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("task", help="task id (a folder under tasks/)")
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="project folder holding tasks/ and candidates/ (default: current folder)")
+
+
+def add_data(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("data")
+    group.add_argument("--data", type=Path, help="CUAD-layout folder to build from (default: the task's data.source)")
+    group.add_argument("--test-from", type=Path, help="build the test split from this CUAD-layout folder (your held-back contracts)")
+    group.add_argument("--synthetic", action="store_true", help="use the labelled synthetic generator as the data source (offline)")
+    group.add_argument("--seed", type=int, help="data split seed (default: the task's data.seed)")
+    for split in ("train", "few_shot_pool", "dev", "test"):
+        group.add_argument(f"--{split.replace('_', '-')}-size", type=int, help=f"records in the {split} split (default: task.yaml)")
+    group.add_argument("--excerpt-tokens", type=int, help="excerpt length bound in model tokens (default: task.yaml)")
+
+
+def add_engine(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("engine")
+    group.add_argument("--model", type=Path, help="base model folder (default: the embedded SmolLM2-135M-Instruct)")
+    group.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: CUDA when torch sees a GPU")
+    group.add_argument("--mode", choices=("inprocess", "server"), default="inprocess", help="vLLM in this process, or an OpenAI-compatible server")
+    group.add_argument("--server-url", help="use a running vLLM server at this URL instead of starting one (server mode)")
+    group.add_argument("--max-model-len", type=int, default=4096)
+    group.add_argument("--max-lora-rank", type=int, default=16)
+    group.add_argument("--kv-cache-gib", type=float, default=1.0, help="KV cache size in GiB")
+    group.add_argument("--concurrency", type=int, default=4, help="requests in flight (the same for every candidate)")
+    group.add_argument("--warmup", type=int, default=2, help="unrecorded warm-up requests per batch")
+    group.add_argument("--timeout", type=float, default=600.0, help="seconds before a request counts as timed out")
+    group.add_argument("--attempts", type=int, default=2, help="tries per request before it is recorded as failed")
+
+
+def add_adapter(parser: argparse.ArgumentParser, required: bool = False) -> None:
+    group = parser.add_argument_group("adapter")
+    group.add_argument("--adapter", type=Path, required=required, help="adapter folder to test (default: train or reuse the cached one)")
+    group.add_argument("--retrain", action="store_true", help="train a new adapter even if one is cached for these inputs")
+    group.add_argument("--serving", default="dynamic,merged", help="how to serve the adapter: dynamic (LoRARequest), merged, or both")
+    group.add_argument("--verdict-serving", choices=("dynamic", "merged"), default="merged", help="which serving the verdict uses")
+
+
+def add_gate(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("gate thresholds (default: the task's gate section)")
+    group.add_argument("--primary-metric")
+    for name, kind in GATE_FLAGS.items():
+        group.add_argument(f"--{name.replace('_', '-')}", type=kind)
+    group.add_argument("--price-per-hour", type=float, default=DEFAULT_PRICE_USD_PER_HOUR,
+                       help=f"USD per accelerator-hour for the cost model (default {DEFAULT_PRICE_USD_PER_HOUR}, an assumption)")
+
+
+def add_train(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("training (default: the task's train section)")
+    for name, kind in TRAIN_FLAGS.items():
+        flag = "--lora-alpha" if name == "alpha" else f"--{name.replace('_', '-')}"
+        group.add_argument(flag, dest=f"train_{name}", type=kind)
+    group.add_argument("--train-seed", type=int)
+
+
+def add_run(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("run")
+    group.add_argument("--candidates", default=",".join(DEFAULT_CANDIDATES), help="comma-separated candidate ids (files in candidates/)")
+    group.add_argument("--resume", nargs="?", const="latest", help="resume an interrupted run (latest, or a run id)")
+    group.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///<root>/mlruns.db)")
+    group.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+
+
+def overrides(args: argparse.Namespace, fields: dict[str, type], prefix: str = "") -> dict[str, object]:
+    return {name: getattr(args, prefix + name) for name in fields if getattr(args, prefix + name, None) is not None}
+
+
+def resolve_task(args: argparse.Namespace) -> TaskSpec:
+    """The task spec with data, gate and training flags applied."""
+    paths = Paths.under(args.root)
+    task = load_task(paths.tasks, args.task)
+    data_changes: dict[str, object] = {}
+    sizes = {s: getattr(args, f"{s}_size", None) for s in ("train", "few_shot_pool", "dev", "test")}
+    if any(v is not None for v in sizes.values()):
+        data_changes["splits"] = {s: (v if v is not None else task.data.splits.get(s, 0)) for s, v in sizes.items()}
+    if getattr(args, "excerpt_tokens", None):
+        data_changes["excerpt_tokens"] = args.excerpt_tokens
+    if getattr(args, "seed", None) is not None:
+        data_changes["seed"] = args.seed
+    gate = dataclasses.replace(task.gate, **overrides(args, GATE_FLAGS), **({"primary_metric": args.primary_metric} if getattr(args, "primary_metric", None) else {}))
+    train_changes = overrides(args, TRAIN_FLAGS, "train_") | ({"seed": args.train_seed} if getattr(args, "train_seed", None) is not None else {})
+    return dataclasses.replace(task, data=dataclasses.replace(task.data, **data_changes), gate=gate,
+                               train=dataclasses.replace(task.train, **train_changes))
+
+
+def resolve_device(choice: str) -> str:
+    if choice != "auto":
+        return choice
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def resolve_run_config(args: argparse.Namespace) -> RunConfig:
+    """Flags + YAML + defaults -> the frozen RunConfig of this run."""
+    paths = Paths.under(args.root)
+    task = resolve_task(args)
+    candidates = tuple(load_candidate(paths.candidates, cid.strip()) for cid in args.candidates.split(",") if cid.strip())
+    if not candidates:
+        raise HarnessError("no candidates given", "--candidates", "name at least one file in candidates/")
+    serving = tuple(s.strip() for s in args.serving.split(",") if s.strip())
+    if set(serving) - {"dynamic", "merged"} or args.verdict_serving not in serving:
+        raise HarnessError(f"--serving {args.serving!r} must name dynamic and/or merged and include --verdict-serving {args.verdict_serving}", "--serving")
+    if args.mode == "inprocess" and args.server_url:
+        raise HarnessError("--server-url needs --mode server", "--server-url")
+    device = resolve_device(args.device)
+    engine = EngineSettings(model_dir="", device=device, max_model_len=args.max_model_len, max_lora_rank=args.max_lora_rank,
+                            kv_cache_gib=args.kv_cache_gib, seed=0)
+    return RunConfig(
+        task=task, candidates=candidates, paths=paths, engine=engine, engine_mode=args.mode, server_url=args.server_url,
+        model_dir=args.model, load=LoadProfile(args.concurrency, args.warmup, args.timeout, args.attempts),
+        data=DataOptions(args.data, args.test_from, args.synthetic),
+        adapter=AdapterOptions(path=args.adapter, retrain=args.retrain, serving=serving, verdict_serving=args.verdict_serving),
+        price_usd_per_hour=args.price_per_hour,
+        tracking_uri=None if args.no_mlflow else tracking_uri(args, paths), resume_run_id=args.resume, seed=task.data.seed,
+    )
+
+
+def tracking_uri(args: argparse.Namespace, paths: Paths) -> str:
+    """--tracking-uri, else $MLFLOW_TRACKING_URI, else the embedded SQLite store in the project."""
+    return args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{paths.root / 'mlruns.db'}"

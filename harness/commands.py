@@ -1,0 +1,141 @@
+"""The handlers behind each `harness` subcommand, and the options only one command takes.
+
+Each handler resolves its configuration, calls the stages, applies the sinks (report, MLflow,
+CI outputs) and returns an exit code. The results table and verdict printed at the end are read
+from summary.json, like every other view. This module knows the commands, not how stages work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+from harness.errors import HarnessError
+
+SHOWN_METRICS = ("n", "schema_valid_rate", "field_f1", "record_exact_rate", "latency_p50_s", "latency_p95_s",
+                 "tokens_in_mean", "tokens_out_mean", "cost_usd_per_1k_requests")
+
+
+def add_gate_outputs(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("CI outputs")
+    group.add_argument("--junit", type=Path, help="write a JUnit XML file of the gate's checks here")
+    group.add_argument("--markdown", type=Path, help="write a pull-request comment (Markdown) here")
+    group.add_argument("--fresh-baseline", action="store_true", help="do not reuse a cached baseline run")
+
+
+def add_train_only(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--retrain", action="store_true", help="train even if an adapter is cached for these inputs")
+    parser.add_argument("--model", type=Path, help="base model folder (default: the embedded SmolLM2-135M-Instruct)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///<root>/mlruns.db)")
+    parser.add_argument("--no-mlflow", action="store_true", help="do not log the training run to MLflow")
+
+
+def add_curve(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sizes", default="25,50,100,200", help="comma-separated training-set sizes (nested subsets)")
+    parser.add_argument("--retrain", action="store_true", help="train each adapter even if one is cached")
+
+
+def finish_run(outcome: Any, config: Any) -> Mapping[str, Any]:
+    """Apply the sinks to a finished run: the report, then MLflow; print the results."""
+    from harness.report import write_report
+    from harness.run_record import write_json
+
+    summary = dict(outcome.summary)
+    write_report(outcome.run_dir)
+    if config.tracking_uri:
+        from harness.tracking import log_run
+
+        parent = log_run(outcome.run_dir, config.tracking_uri, config.experiment)
+        summary["mlflow"] = {"tracking_uri": config.tracking_uri, "experiment": config.experiment, "parent_run_id": parent}
+        write_json(outcome.run_dir / "summary.json", summary)
+    print_results(summary, outcome.run_dir)
+    return summary
+
+
+def print_results(summary: Mapping[str, Any], run_dir: Path) -> None:
+    import pandas as pd
+
+    rows = {cid: {m: entry["metrics"].get(m) for m in SHOWN_METRICS} | {"serving": entry["serving"]}
+            for cid, entry in summary["candidates"].items()}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:.3f}".format):
+        print("\n" + table.to_string())
+    verdict = summary["verdict"]
+    print(f"\nbaseline (strongest prompt-only on dev): {verdict['baseline_candidate']}; adapter: {verdict['adapter_candidate']}")
+    for reason in verdict["reasons"]:
+        print(f"  - {reason}")
+    print(f"\nVERDICT: {verdict['decision']}")
+    print(f"report: {run_dir / 'report.html'}  (and report.md)")
+    if "mlflow" in summary:
+        print(f"mlflow: parent run {summary['mlflow']['parent_run_id']} in {summary['mlflow']['tracking_uri']} (make ui)")
+
+
+def compare(args: argparse.Namespace) -> int:
+    from harness.cli_options import resolve_run_config
+    from harness.compare import run_comparison
+
+    config = resolve_run_config(args)
+    finish_run(run_comparison(config), config)
+    return 0
+
+
+def gate(args: argparse.Namespace) -> int:
+    from harness.cli_options import resolve_run_config
+    from harness.compare import run_comparison
+    from harness.gate_outputs import junit_xml, pr_comment_markdown
+
+    config = dataclasses.replace(resolve_run_config(args), reuse_baseline=not args.fresh_baseline)
+    print("[gate] thresholds: " + json.dumps(dataclasses.asdict(config.task.gate)), flush=True)
+    summary = finish_run(run_comparison(config), config)
+    if args.junit:
+        args.junit.write_text(junit_xml(summary))
+    if args.markdown:
+        args.markdown.write_text(pr_comment_markdown(summary))
+    cache = summary.get("baseline_cache", {})
+    print(f"[gate] baseline cache key {cache.get('key')}: {'reused' if cache.get('reused') else 'measured fresh'}")
+    return 0 if summary["verdict"]["decision"] == "adapter_wins" else 1
+
+
+def train(args: argparse.Namespace) -> int:
+    from harness.training_command import run_training
+
+    run_training(args)
+    return 0
+
+
+def tune_prompt(args: argparse.Namespace) -> int:
+    from harness.cli_options import resolve_run_config
+    from harness.tuning_command import run_prompt_search
+
+    run_prompt_search(resolve_run_config(args))
+    return 0
+
+
+def validate(args: argparse.Namespace) -> int:
+    from harness.validate import validate_task
+
+    problems = validate_task(args.root.resolve() / "tasks" / args.task, data_source=args.data, synthetic=args.synthetic)
+    for problem in problems:
+        print(f"harness: invalid: {problem}")
+    if problems:
+        raise HarnessError(f"{len(problems)} problem(s) found", f"tasks/{args.task}", "fix the items listed above")
+    print(f"{args.task}: valid")
+    return 0
+
+
+def data_card(args: argparse.Namespace) -> int:
+    from harness.data_command import build_and_describe
+
+    print(build_and_describe(args))
+    return 0
+
+
+def curve(args: argparse.Namespace) -> int:
+    from harness.curve import run_curve
+
+    run_curve(args)
+    return 0

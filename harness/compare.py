@@ -1,0 +1,139 @@
+"""One comparison, stage by stage: model, data, run folder, adapter, serving, checks, summary.
+
+Each stage is a call into the module that owns it; this module only passes results along and
+records them, so the run folder always says what was used. It writes summary.json (the source
+of truth) and the `latest` pointer; the report and MLflow are sinks the CLI applies afterwards.
+It never reads the environment: everything comes in the frozen `RunConfig`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from harness.adapter_checks import check_static, parity, peft_greedy
+from harness.adapter_source import AdapterInfo, provide_adapter, train_job
+from harness.baseline_cache import baseline_key, baseline_key_parts, cache_dir_for, restore, save
+from harness.batch_store import BatchStore
+from harness.data_stage import TaskData, provide_data
+from harness.merge import merged_model
+from harness.model_prep import check_causal_lm, model_fingerprint, prepare_default_model
+from harness.engine.types import EngineSettings
+from harness.prompt_choice import choice_key, load_choice, save_choice
+from harness.prompts import template_source
+from harness.requests import RequestBuilder
+from harness.run_config import RunConfig
+from harness.run_record import environment, open_run, point_latest, write_json
+from harness.serving import ServingPlan, merged_label, serve_base, serve_merged, tuned_candidate
+from harness.specs import to_dict
+from harness.summarize import RunFacts, summarize
+
+
+@dataclass(frozen=True)
+class ComparisonOutcome:
+    run_dir: Path
+    summary: Mapping[str, Any]
+
+
+def provide_model(config: RunConfig) -> tuple[Path, str]:
+    """The served base model folder (the embedded default unless --model) and its fingerprint."""
+    model_dir = config.model_dir.resolve() if config.model_dir else prepare_default_model(config.paths.cache)
+    check_causal_lm(model_dir)
+    return model_dir, model_fingerprint(model_dir)
+
+
+def recorded_config(config: RunConfig, model_hash: str, data: TaskData) -> dict[str, Any]:
+    """The part of the configuration a resumed run must share with the original."""
+    recorded = to_dict(config)
+    recorded.pop("resume_run_id")
+    recorded["model_hash"], recorded["data_hashes"] = model_hash, dict(data.hashes)
+    return recorded
+
+
+def run_comparison(config: RunConfig) -> ComparisonOutcome:
+    model_dir, model_hash = provide_model(config)
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    data = provide_data(config.task, config.paths.cache, config.data, tokenizer)
+    run_dir = open_run(config.paths.reports, config.task.id, recorded_config(config, model_hash, data), config.resume_run_id)
+    data.write_card(run_dir)
+    adapter = adapter_for(config, model_dir, data)
+    static = check_static(adapter.path, model_dir, model_hash, config.engine.max_lora_rank) if adapter else None
+    settings = dataclasses.replace(config.engine, model_dir=str(model_dir))
+    builder = RequestBuilder(config.task, tokenizer, data.splits["few_shot_pool"], settings.max_model_len, config.seed)
+    key = choice_key(config.task, model_hash, data.splits["dev"], tuned_candidate(config.candidates), to_dict(settings))
+    store = BatchStore(run_dir)
+    cache = baseline_cache_for(config, model_hash, data, settings)
+    restored = restore(cache.folder, store, cache.batches) if config.reuse_baseline else []
+    plan = ServingPlan(config.task, config.candidates, data.splits, store, config.load, load_choice(config.paths.cache, config.task, key),
+                       key, adapter.path if adapter else None, config.adapter.serving, config.adapter.liveness_canaries)
+    session = asyncio.run(serve_base(plan, builder, settings, config.engine_mode, config.server_url))
+    save_choice(config.paths.cache, config.task, session.choice)
+    engine_section = dict(session.engine) | {"load_profile": to_dict(config.load), "adapter_cold_load_s": session.adapter_cold_load_s}
+    if adapter and "merged" in config.adapter.serving:
+        merged_dir = merged_model(model_dir, adapter.path, config.paths.cache)
+        engine_section["merged"] = dict(asyncio.run(serve_merged(plan, builder, settings, merged_dir, session.choice)))
+    save(cache.folder, store, cache.batches, cache.parts)
+    sections = {"engine": engine_section, "data": data.section(), "environment": environment(config.engine.device),
+                "baseline_cache": cache.record(bool(restored))}
+    if adapter:
+        sections["adapter"] = {"key": adapter.key, "path": str(adapter.path), "trained_here": adapter.trained_here, "manifest": dict(adapter.manifest)}
+        sections["adapter_checks"] = {"base_model_match": static, "liveness": session.liveness,
+                                      "parity": parity_check(config, model_dir, adapter, builder, store, data)}
+    facts = RunFacts(config.task, config.candidates, data.splits, session, config.adapter.serving, config.adapter.verdict_serving,
+                     config.price_usd_per_hour, config.seed, sections)
+    summary = summarize(facts, store, run_dir, run_dir.name)
+    write_json(run_dir / "summary.json", summary)
+    point_latest(run_dir)
+    return ComparisonOutcome(run_dir, summary)
+
+
+@dataclass(frozen=True)
+class BaselineCache:
+    """Where this run's baseline batches are cached, under which key parts."""
+
+    folder: Path
+    key: str
+    parts: Mapping[str, Any]
+    batches: tuple[tuple[str, str], ...]
+
+    def record(self, reused: bool) -> dict[str, Any]:
+        return {"key": self.key, "reused": reused, "folder": str(self.folder), "parts": dict(self.parts),
+                "explanation": "prompt-only batches are reused only when the base model hash, data hashes, candidate recipes, "
+                               "prompt templates, engine settings and load profile all match these parts"}
+
+
+def baseline_cache_for(config: RunConfig, model_hash: str, data: TaskData, settings: EngineSettings) -> BaselineCache:
+    prompt_only = [c for c in config.candidates if not c.adapter]
+    batches = [(c.id, split) for c in prompt_only for split in ("dev", "test")]
+    batches += [(f"tune.{variant}", "dev") for variant in config.task.prompts.variants]
+    templates = {name: template_source(config.task, name) for name in config.task.prompts.variants}
+    parts = baseline_key_parts(model_hash, data.hashes, {c.id: to_dict(c) for c in prompt_only}, templates, to_dict(settings),
+                               to_dict(config.load))
+    key = baseline_key(parts)
+    return BaselineCache(cache_dir_for(config.paths.cache, config.task.id, key), key, parts, tuple(batches))
+
+
+def adapter_for(config: RunConfig, model_dir: Path, data: TaskData) -> AdapterInfo | None:
+    """The adapter under test, when any candidate uses one."""
+    if not any(c.adapter for c in config.candidates):
+        return None
+    job = train_job(config.task, model_dir, config.paths.cache / "adapters" / config.task.id, data.training_records(),
+                    data.splits["dev"], config.task.train, config.engine.device, config.adapter.retrain)
+    return provide_adapter(job, config.adapter.path)
+
+
+def parity_check(config: RunConfig, model_dir: Path, adapter: AdapterInfo, builder: RequestBuilder, store: BatchStore,
+                 data: TaskData) -> Mapping[str, Any]:
+    """Greedy PEFT/transformers outputs vs the served adapter's on the first test records."""
+    candidate = next(c for c in config.candidates if c.adapter)
+    label = candidate.id if "dynamic" in config.adapter.serving else merged_label(candidate.id)
+    sample = list(data.splits["test"])[: config.adapter.parity_sample]
+    requests = builder.build(candidate, config.task.prompts.adapter, sample, "parity")
+    reference = peft_greedy(model_dir, adapter.path, {rid: r.prompt_token_ids for rid, r in requests.items()}, candidate.decoding.max_tokens)
+    served = {rid: p.text for rid, p in store.predictions(label, "test").items() if rid in reference}
+    return parity(reference, served) | {"served_label": label}

@@ -1,0 +1,25 @@
+"""`harness data card <task>`: build the task's data with the served model's tokenizer and show its card.
+
+It resolves the same data options as a comparison, so the card printed is the card a comparison
+with those options records. This module knows the command, not how data is built.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from harness.cli_options import resolve_task
+from harness.data_stage import provide_data
+from harness.model_prep import prepare_default_model
+from harness.run_config import DataOptions, Paths
+
+
+def build_and_describe(args: argparse.Namespace) -> str:
+    """Build (or reuse) the data and return the data card as Markdown."""
+    from transformers import AutoTokenizer
+
+    paths = Paths.under(args.root)
+    task = resolve_task(args)
+    tokenizer = AutoTokenizer.from_pretrained(str(prepare_default_model(paths.cache)))
+    data = provide_data(task, paths.cache, DataOptions(args.data, args.test_from, args.synthetic), tokenizer)
+    return (data.folder / "data_card.md").read_text()

@@ -1,0 +1,44 @@
+"""`harness train <task>`: train (or reuse) the task's adapter and log the training run to MLflow.
+
+The examples and key are exactly those a comparison would use, so `harness compare` afterwards
+reuses this adapter. This module knows the command; training itself is harness.training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from harness.adapter_source import train_job
+from harness.cli_options import resolve_device, resolve_task, tracking_uri
+from harness.data_stage import provide_data
+from harness.model_prep import check_causal_lm, prepare_default_model
+from harness.run_config import DataOptions, Paths
+from harness.training.train import train_adapter
+
+EXPERIMENT = "harness-training"
+
+
+def run_training(args: argparse.Namespace) -> Path:
+    """Train or reuse the adapter; print its folder and headline figures; log it unless --no-mlflow."""
+    from transformers import AutoTokenizer
+
+    paths = Paths.under(args.root)
+    task = resolve_task(args)
+    model_dir = args.model.resolve() if args.model else prepare_default_model(paths.cache)
+    check_causal_lm(model_dir)
+    data = provide_data(task, paths.cache, DataOptions(args.data, args.test_from, args.synthetic), AutoTokenizer.from_pretrained(str(model_dir)))
+    job = train_job(task, model_dir, paths.cache / "adapters" / task.id, data.training_records(), data.splits["dev"], task.train,
+                    resolve_device(args.device), args.retrain)
+    folder = train_adapter(job)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    print(f"adapter: {folder}\n  key {manifest['key']}  train_loss {manifest['train_loss']:.4f}  dev_loss {manifest['dev_loss']:.4f}  "
+          f"{manifest['train_seconds']:.0f} s  {manifest['tokens_per_second']:.0f} tokens/s")
+    if not args.no_mlflow:
+        from harness.tracking import log_training
+
+        history = [json.loads(line) for line in (folder / "history.jsonl").read_text().splitlines() if line.strip()]
+        run_id = log_training(manifest, history, folder, tracking_uri(args, paths), EXPERIMENT)
+        print(f"  mlflow run {run_id} (experiment {EXPERIMENT})")
+    return folder
