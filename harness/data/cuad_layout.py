@@ -14,6 +14,7 @@ import csv
 import re
 import sys
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -110,6 +111,14 @@ def locate(text: str, span: str) -> list[tuple[int, int]]:
     pieces of a discontinuous span (joined by '<omitted>' in the release) are located one by one."""
     pieces = [piece.strip() for piece in span.split(OMITTED) if piece.strip()]
     return sorted((m.start(), m.end()) for piece in pieces for m in _span_pattern(piece).finditer(text))
+
+
+def annotated_ranges(text: str, spans: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
+    """Where the annotations of a category lie: a span string listed k times is taken to be its
+    first k occurrences (a date also printed in every page header was annotated once, not on
+    every page); each piece of a discontinuous span counts on its own."""
+    listed = Counter(piece.strip() for span in spans for piece in span.split(OMITTED) if piece.strip())
+    return tuple(sorted(loc for piece, times in listed.items() for loc in locate(text, piece)[:times]))
 
 
 @lru_cache(maxsize=4096)

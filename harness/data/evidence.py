@@ -21,9 +21,9 @@ _ORDINAL_WORD = (r"(?:(?:twenty|thirty)[- ]?)?(?:first|second|third|fourth|fifth
                  r"eighteenth|nineteenth)|twentieth|thirtieth")
 _DAY = rf"(?:\d{{1,2}}(?:st|nd|rd|th)?|{_ORDINAL_WORD})"
 DATE_PATTERN = re.compile(
-    rf"\b(?:(?:{_DAY})\s+(?:day\s+)?(?:of\s+)?)?{_MONTH}\.?,?\s+(?:{_DAY}\s*,?\s*)?\d{{4}}\b"
-    r"|\b\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})\b"
-    r"|\b\d{4}-\d{2}-\d{2}\b",
+    rf"(?<![A-Za-z0-9])(?:(?:{_DAY})[ \t]+(?:day\s+)?(?:of\s+)?)?(?P<month>{_MONTH})\.?,?\s+(?:{_DAY}\s*,?\s*)?\d{{4}}\b"
+    r"|(?<![A-Za-z0-9])\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})\b"
+    r"|(?<![A-Za-z0-9])\d{4}-\d{2}-\d{2}\b",
     re.IGNORECASE)
 _UNIT = re.compile(r"\b(?:calendar\s+)?(?:day|week|month|year)s?\b", re.IGNORECASE)
 _WORDS_BEFORE_UNIT = 6
@@ -31,12 +31,18 @@ STATED_KINDS = ("party_set", "date", "duration_days", "jurisdiction", "text")
 
 
 def date_mentions(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, ISO date) of every full date written in `text`; partial dates are skipped."""
+    """(start, end, ISO date) of every full date written in `text`; partial dates are skipped. A
+    day-first match that does not normalize ('1 May 3, 2016' after a page number) is retried from
+    its month."""
     found = []
     for match in DATE_PATTERN.finditer(text):
+        start = match.start()
         iso = normalize_date(match.group(0))
+        if iso is None and match.group("month") and match.start("month") > start:
+            start = match.start("month")
+            iso = normalize_date(text[start:match.end()])
         if iso is not None:
-            found.append((match.start(), match.end(), iso))
+            found.append((start, match.end(), iso))
     return found
 
 
