@@ -1,0 +1,136 @@
+"""vLLM as an OpenAI-compatible server: started on 127.0.0.1 by the harness, or any URL given.
+
+Requests go to `/v1/completions` with the prompt as token ids (the same ids the in-process engine
+receives) and `stream: true`, so time to first token is measured at the first streamed text and
+token counts come from the server's usage report. Adapters are served by name: passed with
+`--lora-modules` when the harness starts the server, or loaded through `/v1/load_lora_adapter` on
+a server the user runs. This module knows HTTP and vLLM's server arguments, nothing of tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+import time
+from typing import Any, Mapping
+
+import httpx
+
+from harness.engine.inprocess import engine_kwargs
+from harness.engine.types import EngineSettings, GenerationRequest, GenerationResult
+from harness.errors import HarnessError
+
+STARTUP_TIMEOUT_S = 600.0
+
+
+def server_command(settings: EngineSettings, port: int, adapters: Mapping[str, str]) -> list[str]:
+    """The command line that starts vLLM's OpenAI-compatible server for these settings."""
+    args = engine_kwargs(settings)
+    command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", args["model"], "--host", "127.0.0.1",
+               "--port", str(port), "--dtype", args["dtype"], "--max-model-len", str(args["max_model_len"]),
+               "--max-num-seqs", str(args["max_num_seqs"]), "--kv-cache-memory-bytes", str(args["kv_cache_memory_bytes"]),
+               "--gpu-memory-utilization", str(args["gpu_memory_utilization"]), "--seed", str(args["seed"]),
+               "--enable-lora", "--max-lora-rank", str(args["max_lora_rank"]), "--max-loras", str(args["max_loras"])]
+    if args["enforce_eager"]:
+        command.append("--enforce-eager")
+    if adapters:
+        command += ["--lora-modules", *(f"{name}={path}" for name, path in adapters.items())]
+    return command
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ServerEngine:
+    """Talks to a vLLM server; owns the server process when it started it."""
+
+    def __init__(self, settings: EngineSettings, url: str, process: subprocess.Popen | None, command: list[str] | None) -> None:
+        self.settings, self.url, self._process, self._command = settings, url.rstrip("/"), process, command
+        self._client = httpx.AsyncClient(base_url=self.url, timeout=httpx.Timeout(None, connect=10.0))
+        self._base_model: str | None = None
+
+    @classmethod
+    async def start(cls, settings: EngineSettings, url: str | None, adapters: Mapping[str, str]) -> ServerEngine:
+        if url:
+            engine = cls(settings, url, None, None)
+        else:
+            port = free_port()
+            command = server_command(settings, port, adapters)
+            print(f"[engine] starting vLLM server on 127.0.0.1:{port}", flush=True)
+            engine = cls(settings, f"http://127.0.0.1:{port}", subprocess.Popen(command), command)
+        await engine.wait_ready()
+        return engine
+
+    async def wait_ready(self) -> None:
+        deadline = time.monotonic() + (STARTUP_TIMEOUT_S if self._process else 10.0)
+        while time.monotonic() < deadline:
+            if self._process and self._process.poll() is not None:
+                raise HarnessError(f"the vLLM server exited with code {self._process.returncode} while starting", self.url, "see its log above")
+            try:
+                models = (await self._client.get("/v1/models")).json()["data"]
+                self._base_model = next(m["id"] for m in models if not m.get("parent"))
+                return
+            except (httpx.HTTPError, KeyError, StopIteration, ValueError):
+                await asyncio.sleep(1.0)
+        self.close()
+        raise HarnessError("the engine is unreachable (no answer from /v1/models)", self.url, "check the URL or the server's log")
+
+    async def load_adapter(self, name: str, path: str) -> float:
+        """Make the adapter servable and time its cold load (the first request that uses it)."""
+        listed = {m["id"] for m in (await self._client.get("/v1/models")).json()["data"]}
+        started = time.perf_counter()
+        if name not in listed:
+            response = await self._client.post("/v1/load_lora_adapter", json={"lora_name": name, "lora_path": path})
+            if response.status_code != 200:
+                raise HarnessError(f"the server refused to load the adapter: {response.text[:200]}", self.url,
+                                   "start it with --enable-lora and VLLM_ALLOW_RUNTIME_LORA_UPDATING=1, or let the harness start it")
+        probe = GenerationRequest("adapter-cold-load", (1,), 1, adapter=name)
+        await self.generate(probe)
+        return time.perf_counter() - started
+
+    async def generate(self, request: GenerationRequest) -> GenerationResult:
+        body: dict[str, Any] = {
+            "model": request.adapter or self._base_model, "prompt": list(request.prompt_token_ids), "max_tokens": request.max_tokens,
+            "temperature": request.temperature, "stream": True, "stream_options": {"include_usage": True},
+        }
+        if request.stop:
+            body["stop"] = list(request.stop)
+        if request.json_schema is not None:
+            body["structured_outputs"] = {"json": dict(request.json_schema)}
+        return await self._stream(request.request_id, body)
+
+    async def _stream(self, request_id: str, body: Mapping[str, Any]) -> GenerationResult:
+        started, first, parts, usage, finish = time.perf_counter(), None, [], {}, None
+        async with self._client.stream("POST", "/v1/completions", json=body) as response:
+            if response.status_code != 200:
+                raise RuntimeError(f"HTTP {response.status_code}: {(await response.aread())[:300]!r}")
+            async for line in response.aiter_lines():
+                if not line.startswith("data: ") or line == "data: [DONE]":
+                    continue
+                chunk = json.loads(line[6:])
+                usage = chunk.get("usage") or usage
+                for choice in chunk.get("choices", []):
+                    if choice.get("text") and first is None:
+                        first = time.perf_counter()
+                    parts.append(choice.get("text") or "")
+                    finish = choice.get("finish_reason") or finish
+        return GenerationResult(request_id, "".join(parts), usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0),
+                                None if first is None else first - started, time.perf_counter() - started, finish)
+
+    def describe(self) -> Mapping[str, Any]:
+        return {"mode": "server", "url": self.url, "engine_args": engine_kwargs(self.settings) if self._process else None,
+                "server_command": self._command}
+
+    def close(self) -> None:
+        if self._process and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
