@@ -26,7 +26,7 @@ def shares(total: int, weights: Mapping[str, float]) -> dict[str, int]:
         return {key: 0 for key in weights}
     exact = {key: total * w / weight_sum for key, w in weights.items()}
     counts = {key: int(value) for key, value in exact.items()}
-    order = sorted(weights, key=lambda key: -(exact[key] - counts[key]))
+    order = sorted(weights, key=lambda key: -round(exact[key] - counts[key], 9))
     for key in order[: total - sum(counts.values())]:
         counts[key] += 1
     return counts

@@ -41,26 +41,27 @@ def synthetic_harvest(task: TaskSpec, split: str, count: int, count_tokens: Call
     result = Harvest()
     for number in range(count):
         rng = random.Random(f"{task.data.seed}:synthetic:{split}:{number}")
-        values, sentences = excerpt(rng, wanted_categories(rng, field_of, task.data.absent_fraction))
+        anchor, wanted = wanted_categories(rng, field_of, task.data.absent_fraction)
+        values, sentences = excerpt(rng, wanted)
         text = fit(rng, sentences, count_tokens, task.data.excerpt_tokens)
         if text is None:
             result.dropped["synthetic excerpt over the token budget"] += 1
             continue
         gold = {name: values.get(category) for category, name in field_of.items()}
         source = f"synthetic-{split}-{number:05d}"
-        valued = [f"present:{field_of[c]}" for c in CATEGORIES if c in values and c != "Parties" and c in field_of]
         record = Record(f"{source}@0", source, text, gold, "synthetic")
-        result.candidates.append(Candidate(record, valued[0] if valued else "absent"))
+        result.candidates.append(Candidate(record, f"present:{field_of[anchor]}" if anchor else "absent"))
     return result
 
 
-def wanted_categories(rng: random.Random, field_of: dict[str, str], absent_fraction: float) -> set[str]:
-    """Which categories the excerpt states: none but maybe parties ('absent'), else one anchor and a few more."""
+def wanted_categories(rng: random.Random, field_of: dict[str, str], absent_fraction: float) -> tuple[str | None, set[str]]:
+    """(anchor, categories the excerpt states): no anchor and at most parties for an 'absent'
+    excerpt, else the anchor, the parties and a few more."""
     stated = [c for c in CATEGORIES if c in field_of and c != "Parties"]
     if rng.random() < absent_fraction or not stated:
-        return {"Parties"} if rng.random() < 0.3 else set()
+        return None, ({"Parties"} if rng.random() < 0.3 else set())
     anchor = rng.choice(stated)
-    return {anchor, "Parties"} | {c for c in stated if rng.random() < OTHER_FIELD_RATE}
+    return anchor, {anchor, "Parties"} | {c for c in stated if rng.random() < OTHER_FIELD_RATE}
 
 
 def random_date(rng: random.Random) -> datetime.date:
