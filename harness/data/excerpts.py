@@ -41,13 +41,14 @@ class Sentences:
     text: str
     count_tokens: TokenCounter
     bounds: list[tuple[int, int]] = field(init=False)
+    starts: list[int] = field(init=False)
     _tokens: dict[int, int] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         cuts = [0, *(m.end() for m in _BOUNDARY.finditer(self.text)), len(self.text)]
         spans = [(a, b) for a, b in zip(cuts, cuts[1:])]
         self.bounds = [(a, a + len(self.text[a:b].rstrip())) for a, b in spans if self.text[a:b].strip()]
-        self._starts = [a for a, _ in self.bounds]
+        self.starts = [a for a, _ in self.bounds]
 
     def tokens(self, index: int) -> int:
         if index not in self._tokens:
@@ -57,8 +58,8 @@ class Sentences:
 
     def covering(self, start: int, end: int) -> tuple[int, int]:
         """Indices (first, last) of the sentences that cover characters [start, end)."""
-        first = max(0, bisect.bisect_right(self._starts, start) - 1)
-        last = max(first, bisect.bisect_left(self._starts, end) - 1)
+        first = max(0, bisect.bisect_right(self.starts, start) - 1)
+        last = max(first, bisect.bisect_left(self.starts, end) - 1)
         return first, last
 
     def window(self, first: int, last: int) -> Window:

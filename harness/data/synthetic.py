@@ -107,7 +107,7 @@ def excerpt(rng: random.Random, wanted: set[str]) -> tuple[dict[str, Any], list[
             values.update(found)
             body.append((sentence, True))
     body += [(template.format(**s), False) for template in rng.sample(P.FILLERS, 6)]
-    body += [(rng.choice(P.HEADERS).format(title_lower=s["title"].title(), co=s["p1"], **s), False)]
+    body += [("\n\n" + rng.choice(P.HEADERS).format(title_lower=s["title"].title(), co=s["p1"], **s) + "\n\n", False)]
     return values, body
 
 
@@ -125,8 +125,9 @@ def renewal(rng: random.Random, s: dict[str, Any], wanted: set[str]) -> tuple[st
     """A renewal sentence, with the notice period when wanted (and the renewal term when wanted)."""
     n, unit = rng.choice(((1, "year"), (2, "year"), (3, "year"), (5, "year"), (6, "month"), (12, "month")))
     template, gold = rng.choice(P.RENEWAL)
-    sentence = template.format(n=n, n_words=P.number_words(n), unit=unit, **{k: s[k] for k in ("a1",)})
-    found = {"Renewal Term": gold.format(n=n, unit=unit)} if "Renewal Term" in wanted else {}
+    units = unit + ("s" if n != 1 else "")
+    sentence = template.format(n=n, n_words=P.number_words(n), unit=unit, units=units, a1=s["a1"])
+    found = {"Renewal Term": gold.format(n=n, units=units)} if "Renewal Term" in wanted else {}
     if "Renewal Term" not in wanted:
         sentence = "Thereafter, this Agreement shall continue from term to term"
     if "Notice Period To Terminate Renewal" in wanted:
@@ -172,4 +173,4 @@ def noisy(sentences: list[str], draw: float) -> list[str]:
 
 
 def join(sentences: list[str]) -> str:
-    return " ".join(sentences).replace(" \n", "\n")
+    return " ".join(sentences).replace(" \n", "\n").replace("\n ", "\n").strip()

@@ -31,7 +31,7 @@ PREAMBLES = (
     'THIS {title} is made {dated} between {p1} ("{a1}") and {p2} ("{a2}").',
     '{title}\n\nThis Agreement, {dated}, is by and among {p1}, having its principal office in {c1}, {s1} (hereinafter "{a1}"), and {p2} (hereinafter "{a2}").',
 )
-DATED = ("as of {d}", "on {d}", "this {d}", "and dated {d}", "effective {d}")
+DATED = ("as of {d}", "on {d}", "this {d}", "dated {d}")
 UNDATED_PREAMBLE = 'This {title} (the "Agreement") is made by and between {p1} ("{a1}") and {p2} ("{a2}").'
 EFFECTIVE = (
     'This Agreement shall become effective on {d} (the "Effective Date").',
@@ -44,9 +44,9 @@ EXPIRATION = (
     "Unless sooner terminated as provided herein, the term hereof shall end on {d}.",
 )
 RENEWAL = (
-    ("Thereafter, this Agreement shall automatically renew for successive {n_words} ({n}) {unit} periods", "successive {n} {unit}"),
-    ("Upon expiry, the term will be extended automatically for additional {n}-{unit} terms", "successive {n} {unit}"),
-    ("At {a1}'s option, this Agreement may be renewed for one further term of {n_words} ({n}) {unit}s", "{n} {unit}s"),
+    ("Thereafter, this Agreement shall automatically renew for successive {n_words} ({n}) {unit} periods", "successive {n} {units}"),
+    ("Upon expiry, the term will be extended automatically for additional {n}-{unit} terms", "successive {n} {units}"),
+    ("At {a1}'s option, this Agreement may be renewed for one further term of {n_words} ({n}) {units}", "{n} {units}"),
 )
 NOTICE = (
     " unless either party gives written notice of non-renewal at least {dur} before the end of the then-current term.",
