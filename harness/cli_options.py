@@ -13,7 +13,7 @@ import dataclasses
 import os
 from pathlib import Path
 
-from harness.cost import DEFAULT_PRICE_USD_PER_HOUR
+from harness.cost import DEFAULT_PRICE_USD_PER_HOUR, TokenPrice
 from harness.engine.types import EngineSettings
 from harness.errors import HarnessError
 from harness.predict import LoadProfile
@@ -22,7 +22,7 @@ from harness.specs import TaskSpec, load_candidate, load_task
 
 GATE_FLAGS = {"min_effect": float, "alpha": float, "schema_valid_margin": float, "latency_p95_ratio_margin": float, "cost_ceiling_usd_per_1k": float}
 TRAIN_FLAGS = {"rank": int, "alpha": int, "dropout": float, "epochs": float, "max_steps": int, "learning_rate": float, "lr_schedule": str,
-               "batch_size": int, "grad_accum": int, "max_seq_tokens": int, "quantization": str, "synthetic_mix": float, "train_limit": int,
+               "batch_size": int, "grad_accum": int, "max_seq_tokens": int, "quantization": str, "train_limit": int,
                "early_stopping_patience": int, "eval_every_steps": int}
 
 
@@ -72,6 +72,7 @@ def add_gate(parser: argparse.ArgumentParser) -> None:
         group.add_argument(f"--{name.replace('_', '-')}", type=kind)
     group.add_argument("--price-per-hour", type=float, default=DEFAULT_PRICE_USD_PER_HOUR,
                        help=f"USD per accelerator-hour for the cost model (default {DEFAULT_PRICE_USD_PER_HOUR}, an assumption)")
+    group.add_argument("--token-price", help="hosted-API prices to compare with: INPUT,OUTPUT in USD per 1M tokens (e.g. 0.15,0.60)")
 
 
 def add_train(parser: argparse.ArgumentParser) -> None:
@@ -140,9 +141,21 @@ def resolve_run_config(args: argparse.Namespace) -> RunConfig:
         model_dir=args.model, load=LoadProfile(args.concurrency, args.warmup, args.timeout, args.attempts),
         data=DataOptions(args.data, args.test_from, args.synthetic),
         adapter=AdapterOptions(path=args.adapter, retrain=args.retrain, serving=serving, verdict_serving=args.verdict_serving),
-        price_usd_per_hour=args.price_per_hour,
+        price_usd_per_hour=args.price_per_hour, token_price=token_price(args.token_price),
         tracking_uri=None if args.no_mlflow else tracking_uri(args, paths), resume_run_id=args.resume, seed=task.data.seed,
     )
+
+
+def token_price(text: str | None) -> TokenPrice | None:
+    if not text:
+        return None
+    try:
+        prices = [float(part) for part in text.split(",")]
+    except ValueError:
+        prices = []
+    if len(prices) != 2 or min(prices) < 0:
+        raise HarnessError(f"not two non-negative numbers: {text!r}", "--token-price", "write INPUT,OUTPUT in USD per 1M tokens")
+    return TokenPrice(*prices)
 
 
 def tracking_uri(args: argparse.Namespace, paths: Paths) -> str:

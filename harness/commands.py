@@ -116,9 +116,12 @@ def tune_prompt(args: argparse.Namespace) -> int:
 
 
 def validate(args: argparse.Namespace) -> int:
+    from harness.data_command import build_data
     from harness.validate import validate_task
 
-    problems = validate_task(args.root.resolve() / "tasks" / args.task, data_source=args.data, synthetic=args.synthetic)
+    problems = validate_task(args.root.resolve() / "tasks" / args.task)
+    if not problems:
+        problems = validate_task(args.root.resolve() / "tasks" / args.task, build_data(args).folder)
     for problem in problems:
         print(f"harness: invalid: {problem}")
     if problems:

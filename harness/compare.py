@@ -85,7 +85,7 @@ def run_comparison(config: RunConfig) -> ComparisonOutcome:
         sections["adapter_checks"] = {"base_model_match": static, "liveness": session.liveness,
                                       "parity": parity_check(config, model_dir, adapter, builder, store, data)}
     facts = RunFacts(config.task, config.candidates, data.splits, session, config.adapter.serving, config.adapter.verdict_serving,
-                     config.price_usd_per_hour, config.seed, sections)
+                     config.price_usd_per_hour, config.token_price, config.seed, sections)
     summary = summarize(facts, store, run_dir, run_dir.name)
     write_json(run_dir / "summary.json", summary)
     point_latest(run_dir)

@@ -9,10 +9,11 @@ This module knows nothing of engines, MLflow or files.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-import numpy as np
+from jsonschema import Draft202012Validator
 
 from harness.errors import HarnessError
 from harness.metrics import MetricSet, RequestOutcome, aggregate, record_field_counts
@@ -117,33 +118,38 @@ def _row(adapter: CandidateResult, baseline: CandidateResult, metric: str, test:
 
 
 def guided_audit(result: CandidateResult, schema: Mapping[str, Any]) -> dict[str, Any]:
-    """Compliance of a guided-decoding candidate: every output should be schema-valid."""
+    """Audit a guided-decoding candidate: every output should be valid against the schema.
+
+    `ignored_schema_features` are the schema keywords its outputs violated although decoding was
+    constrained by that schema (the backend did not enforce them); `unenforceable_keywords_present`
+    lists keywords in the schema that grammar backends commonly leave unenforced, as a reading aid.
+    """
     statuses = [s.status for s in result.scores]
+    violated = Counter(error.validator for s in result.scores if s.status == "schema_invalid"
+                       for error in Draft202012Validator(schema).iter_errors(s.parsed))
     return {
         "candidate": result.candidate,
         "n": len(statuses),
-        "compliance_rate": float(np.mean([s == "valid" for s in statuses])) if statuses else None,
+        "compliance_rate": statuses.count("valid") / len(statuses) if statuses else None,
         "violations": {status: statuses.count(status) for status in sorted(set(statuses)) if status != "valid"},
         "truncated": sum(p.finish_reason == "length" for p in result.predictions),
-        "ignored_schema_features": unsupported_schema_features(schema),
+        "ignored_schema_features": sorted(violated),
+        "ignored_feature_counts": dict(sorted(violated.items())),
+        "unenforceable_keywords_present": risky_keywords(schema),
     }
 
 
-GRAMMAR_UNSUPPORTED = ("pattern", "format", "minLength", "maxLength", "minItems", "maxItems", "minimum", "maximum")
+GRAMMAR_RISKY = ("pattern", "format", "minLength", "maxLength", "minItems", "maxItems", "minimum", "maximum")
 
 
-def unsupported_schema_features(schema: Mapping[str, Any]) -> list[str]:
-    """Schema keywords present in `schema` that grammar backends commonly do not enforce.
-
-    This lists candidates for the audit; whether the backend actually ignored one shows in the
-    compliance rate and the first violation paths of the guided candidate's outputs.
-    """
+def risky_keywords(schema: Mapping[str, Any]) -> list[str]:
+    """Schema keywords (with where they occur) that grammar backends often do not enforce."""
     found: set[str] = set()
 
     def walk(node: Any, path: str) -> None:
         if isinstance(node, Mapping):
             for key, value in node.items():
-                if key in GRAMMAR_UNSUPPORTED:
+                if key in GRAMMAR_RISKY:
                     found.add(f"{path}.{key}" if path else key)
                 walk(value, f"{path}.{key}" if key not in ("properties", "items") else path)
         elif isinstance(node, list):

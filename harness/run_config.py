@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.cost import DEFAULT_PRICE_USD_PER_HOUR
+from harness.cost import DEFAULT_PRICE_USD_PER_HOUR, TokenPrice
 from harness.engine.types import EngineSettings
 from harness.predict import LoadProfile
 from harness.specs import CandidateSpec, TaskSpec
@@ -70,6 +70,7 @@ class RunConfig:
     data: DataOptions = field(default_factory=DataOptions)
     adapter: AdapterOptions = field(default_factory=AdapterOptions)
     price_usd_per_hour: float = DEFAULT_PRICE_USD_PER_HOUR
+    token_price: TokenPrice | None = None
     tracking_uri: str | None = None
     experiment: str = "harness"
     resume_run_id: str | None = None

@@ -73,7 +73,6 @@ class TrainSpec:
     quantization: str = "none"
     eval_every_steps: int = 20
     early_stopping_patience: int | None = None
-    synthetic_mix: float = 0.0
     train_limit: int | None = None
 
 

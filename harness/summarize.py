@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from harness.batch_store import BatchStore
-from harness.cost import break_even_requests, self_hosted_cost_per_1k, training_cost_usd
+from harness.cost import TokenPrice, api_cost_per_1k, break_even_requests, self_hosted_cost_per_1k, training_cost_usd
 from harness.evaluate import CandidateResult, compare_pair, guided_audit, primary_value, score_candidate
 from harness.metrics import METRICS, metric_def
 from harness.records import Record
@@ -37,6 +37,7 @@ class RunFacts:
     serving: tuple[str, ...]
     verdict_serving: str
     price_usd_per_hour: float
+    token_price: TokenPrice | None
     seed: int
     sections: Mapping[str, Any] = field(default_factory=dict)
 
@@ -120,6 +121,13 @@ def cost_section(facts: RunFacts, adapter: CandidateResult, baseline: CandidateR
     return section
 
 
+def api_costs(price: TokenPrice, results: Mapping[str, CandidateResult]) -> dict[str, Any]:
+    """What each candidate's measured token counts would cost on a hosted API at the given prices."""
+    return {"input_usd_per_1m": price.input_usd_per_1m, "output_usd_per_1m": price.output_usd_per_1m,
+            "cost_usd_per_1k_requests": {label: api_cost_per_1k(r.metrics.value("tokens_in_mean"), r.metrics.value("tokens_out_mean"), price)
+                                         for label, r in results.items()}}
+
+
 def summarize(facts: RunFacts, store: BatchStore, run_dir: Path, run_id: str) -> dict[str, Any]:
     """Score everything, decide, write scored predictions, and return the summary dict."""
     gate, choice = facts.task.gate, facts.session.choice
@@ -146,7 +154,8 @@ def summarize(facts: RunFacts, store: BatchStore, run_dir: Path, run_id: str) ->
         "baseline_selection": {"chosen": baseline, "chosen_on": "dev", "metric": gate.primary_metric, "dev_scores": scores},
         "prompt_search": {"winner": choice.winner, "variants_tried": choice.variants_tried, "metric": choice.metric,
                           "dev_scores": dict(choice.dev_scores), "key": choice.key},
-        "cost": cost_section(facts, results[adapter_label], results[baseline]),
+        "cost": cost_section(facts, results[adapter_label], results[baseline])
+                | ({"api_comparison": api_costs(facts.token_price, results)} if facts.token_price else {}),
         **dict(facts.sections),
     }
     if guided:
