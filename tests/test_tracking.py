@@ -86,6 +86,8 @@ def test_parent_params_metrics_and_tags(logged: dict) -> None:
     assert params["adapter.key"] == summary["adapter"]["key"]
     assert params["data.test.hash"] == "sha256:cc33"
     assert run.data.metrics["check.primary_significance.passed"] == 0.0
+    assert run.data.metrics["cost.api_comparison.cost_usd_per_1k_requests.lora_short_merged"] == (
+        summary["cost"]["api_comparison"]["cost_usd_per_1k_requests"]["lora_short@merged"])
     assert run.data.metrics["comparison.lora_short.vs.best_prompt.field_f1.p_holm"] == 0.081
     assert "comparison.lora_short.vs.best_prompt.record_exact_rate.ci_low" not in run.data.metrics
 

@@ -1,10 +1,11 @@
 """The report's second half: the evidence behind the verdict and the run's provenance.
 
 Sections for the adapter (manifest highlights, adapter checks, dynamic vs merged serving), cost
-(the price assumption and break-even, stated as recorded), the guided-decoding audit, the data
-(splits with their origin labelled real or synthetic, and the data card embedded whole) and the
-environment. An optional summary.json section that the run did not record gets a sentence saying
-so, never invented values. This module computes no numbers and knows nothing about output formats.
+(the price assumption and break-even, stated as recorded, and `cost.api_comparison` when the run
+priced a hosted API), the guided-decoding audit, the data (splits with their origin labelled real
+or synthetic, and the data card embedded whole) and the environment. An optional summary.json
+section that the run did not record gets a sentence saying so, never invented values. This module
+computes no numbers and knows nothing about output formats.
 """
 
 from __future__ import annotations
@@ -80,25 +81,41 @@ def _serving_value(summary: Mapping[str, Any], name: str, value: Any) -> str:
     return format_metric(summary["metric_defs"], name, value) if declared else format_value(value)
 
 
-def cost_section(summary: Mapping[str, Any]) -> Section:
-    """The price assumption, training cost and break-even, then cost per candidate."""
-    cost, defs = required(summary, "cost"), summary["metric_defs"]
-    break_even = cost["break_even_requests"]
-    ceiling = required(summary, "gate", "cost_ceiling_usd_per_1k")
-    items = (
+def cost_items(summary: Mapping[str, Any]) -> tuple[str, ...]:
+    """The price assumption, training cost, break-even and ceiling, in words."""
+    cost = required(summary, "cost")
+    break_even, ceiling = cost["break_even_requests"], summary["gate"]["cost_ceiling_usd_per_1k"]
+    api = cost.get("api_comparison")
+    return (
         f"Price assumption: {format_value(cost['price_usd_per_hour'])} USD per "
         f"accelerator-hour ({cost['price_note']}). Costs scale linearly with this price.",
         "Training cost: " + ("not recorded" if cost["training_cost_usd"] is None else
                              f"{format_number(cost['training_cost_usd'], 'USD')} USD"),
-        "Break-even: " + ("never" if break_even is None else f"{format_number(break_even)} "
-                          "requests") + f" ({cost['break_even_note']})",
+        "Break-even: " + ("no request count" if break_even is None else
+                          f"{format_number(break_even)} requests") + f" ({cost['break_even_note']})",
         "Gate cost ceiling: " + ("none set" if ceiling is None else
                                  f"{format_value(ceiling)} USD per 1000 requests"),
+        *(() if api is None else (
+            f"Hosted-API comparison at {format_value(api['input_usd_per_1m'])} USD per million "
+            f"input tokens and {format_value(api['output_usd_per_1m'])} USD per million output "
+            "tokens, from each candidate's measured mean token counts.",)),
     )
-    rows = tuple((cid, format_metric(defs, "cost_usd_per_1k_requests",
-                                     candidate["metrics"].get("cost_usd_per_1k_requests")))
+
+
+def cost_table(summary: Mapping[str, Any]) -> Table:
+    """Cost per 1000 requests per candidate, self-hosted and (when recorded) on a hosted API."""
+    defs, api = summary["metric_defs"], required(summary, "cost").get("api_comparison")
+    name = "cost_usd_per_1k_requests"
+    header = ("candidate", f"self-hosted {name}", *(() if api is None else (f"hosted API {name}",)))
+    rows = tuple((cid, format_metric(defs, name, candidate["metrics"].get(name)),
+                  *(() if api is None else (format_metric(defs, name, api[name].get(cid)),)))
                  for cid, candidate in summary["candidates"].items())
-    return Section("Cost", (Bullets(items), Table(("candidate", "cost_usd_per_1k_requests"), rows)))
+    return Table(header, rows)
+
+
+def cost_section(summary: Mapping[str, Any]) -> Section:
+    """The price assumption, training cost and break-even, then cost per candidate."""
+    return Section("Cost", (Bullets(cost_items(summary)), cost_table(summary)))
 
 
 def guided_section(summary: Mapping[str, Any]) -> Section:
