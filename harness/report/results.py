@@ -23,10 +23,12 @@ KEY_METRICS = ("field_f1", "schema_valid_rate", "record_exact_rate", "failed_req
                "cost_usd_per_1k_requests")
 BANNER_METRICS = ("schema_valid_rate", "latency_p95_s", "cost_usd_per_1k_requests")
 FIGURE_CAPTIONS = {
-    "primary_metric": "The gate's primary metric per candidate; error bars are the 95% CIs "
+    "primary_metric": "The gate's primary metric per candidate (blue: adapter, orange: the "
+                      "verdict's baseline, grey: other candidates); error bars are the 95% CIs "
                       "recorded in summary.json.",
     "per_field_f1": "F1 of each field per candidate (summary.json per_field_f1).",
-    "latency": "Latency of every request that was timed, from the prediction files.",
+    "latency": "Latency of every request that was timed, from the prediction files (box: "
+               "quartiles and median; points: single requests, coloured as above).",
     "failures": "Outputs that failed, by kind (summary.json failures).",
 }
 
