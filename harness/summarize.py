@@ -10,6 +10,7 @@ touches an engine, MLflow or the report.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -128,6 +129,15 @@ def api_costs(price: TokenPrice, results: Mapping[str, CandidateResult]) -> dict
                                          for label, r in results.items()}}
 
 
+SERVING_METRICS = ("field_f1", "schema_valid_rate", "latency_p50_s", "latency_p95_s", "ttft_p95_s", "throughput_tokens_out_per_s")
+
+
+def adapter_serving(facts: RunFacts, results: Mapping[str, CandidateResult]) -> dict[str, Any]:
+    """Quality and latency of the adapter under each serving pattern (the verdict names the one it used)."""
+    return {serving: {m: results[label].metrics.values.get(m) for m in SERVING_METRICS} | {"label": label}
+            for label, (candidate, serving) in labels(facts).items() if candidate.adapter}
+
+
 def summarize(facts: RunFacts, store: BatchStore, run_dir: Path, run_id: str) -> dict[str, Any]:
     """Score everything, decide, write scored predictions, and return the summary dict."""
     gate, choice = facts.task.gate, facts.session.choice
@@ -148,6 +158,7 @@ def summarize(facts: RunFacts, store: BatchStore, run_dir: Path, run_id: str) ->
     guided = [label for label, (c, _) in labels(facts).items() if c.decoding.guided_json]
     summary = {
         "schema_version": SCHEMA_VERSION, "task": facts.task.id, "run_id": run_id, "split": "test",
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "verdict": verdict, "gate": to_dict(gate), "candidates": entries,
         "metric_defs": {d.name: {"unit": d.unit, "direction": d.direction, "description": d.description} for d in METRICS},
         "comparisons": list(comparison.rows),
@@ -158,6 +169,7 @@ def summarize(facts: RunFacts, store: BatchStore, run_dir: Path, run_id: str) ->
                 | ({"api_comparison": api_costs(facts.token_price, results)} if facts.token_price else {}),
         **dict(facts.sections),
     }
+    summary["engine"] = dict(summary.get("engine", {})) | {"adapter_serving": adapter_serving(facts, results)}
     if guided:
         summary["guided_audit"] = guided_audit(results[guided[0]], facts.task.schema)
     return summary
