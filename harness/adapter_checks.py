@@ -24,7 +24,10 @@ def read_adapter_config(adapter_dir: Path) -> dict[str, Any]:
     path = adapter_dir / "adapter_config.json"
     if not path.is_file():
         raise HarnessError("not a PEFT adapter folder (no adapter_config.json)", str(adapter_dir), "pass the folder `harness train` wrote")
-    return json.loads(path.read_text())
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise HarnessError(f"adapter_config.json is not valid JSON: {exc}", str(path), "pass an intact PEFT adapter folder") from None
 
 
 def check_static(adapter_dir: Path, model_dir: Path, model_hash: str, max_lora_rank: int) -> dict[str, Any]:

@@ -131,6 +131,9 @@ def resolve_run_config(args: argparse.Namespace) -> RunConfig:
     serving = tuple(s.strip() for s in args.serving.split(",") if s.strip())
     if set(serving) - {"dynamic", "merged"} or args.verdict_serving not in serving:
         raise HarnessError(f"--serving {args.serving!r} must name dynamic and/or merged and include --verdict-serving {args.verdict_serving}", "--serving")
+    for flag, folder in (("--data", args.data), ("--test-from", args.test_from)):
+        if folder is not None and not folder.is_dir():
+            raise HarnessError("folder not found", f"{flag} {folder}", "pass a folder in the CUAD layout (master_clauses.csv + full_contract_txt/)")
     if args.mode == "inprocess" and args.server_url:
         raise HarnessError("--server-url needs --mode server", "--server-url")
     device = resolve_device(args.device)

@@ -143,18 +143,26 @@ GRAMMAR_RISKY = ("pattern", "format", "minLength", "maxLength", "minItems", "max
 
 
 def risky_keywords(schema: Mapping[str, Any]) -> list[str]:
-    """Schema keywords (with where they occur) that grammar backends often do not enforce."""
+    """Schema keywords (with the property path they sit on) that grammar backends often do not enforce.
+
+    Walks subschemas only (properties, items, combinators, definitions), so a property that happens
+    to be named like a keyword is not mistaken for one.
+    """
     found: set[str] = set()
 
     def walk(node: Any, path: str) -> None:
-        if isinstance(node, Mapping):
-            for key, value in node.items():
-                if key in GRAMMAR_RISKY:
-                    found.add(f"{path}.{key}" if path else key)
-                walk(value, f"{path}.{key}" if key not in ("properties", "items") else path)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item, path)
+        if not isinstance(node, Mapping):
+            return
+        found.update(f"{path}.{key}" if path else key for key in node if key in GRAMMAR_RISKY)
+        for name, sub in (node.get("properties") or {}).items():
+            walk(sub, f"{path}.{name}" if path else name)
+        for key in ("items", "additionalProperties", "not"):
+            walk(node.get(key), path)
+        for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
+            for sub in node.get(key) or []:
+                walk(sub, path)
+        for sub in (node.get("$defs") or {}).values():
+            walk(sub, path)
 
     walk(schema, "")
     return sorted(found)

@@ -15,7 +15,7 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from tqdm import tqdm
 
@@ -44,38 +44,53 @@ class Batch:
     log_path: Path
 
 
-async def run_batch(engine: Engine, batch: Batch, profile: LoadProfile) -> tuple[list[Prediction], float]:
-    """Run the batch's pending requests; return every logged prediction (request order) and the
-    wall seconds this call spent sending them (warm-up excluded; 0 when nothing was pending)."""
+async def run_batch(engine: Engine, batch: Batch, profile: LoadProfile,
+                    on_wall: Callable[[float], None] = lambda seconds: None) -> list[Prediction]:
+    """Run the batch's pending requests and return every logged prediction, in request order.
+
+    `on_wall` receives the wall seconds this call spent sending (warm-up excluded) as soon as the
+    sending ends, also when it ends by an interruption, so a resumed batch keeps its earlier time.
+    """
     done = read_predictions(batch.log_path)
     pending = [rid for rid in batch.requests if rid not in done]
-    wall = 0.0
     if pending:
-        await warm_up(engine, [batch.requests[rid] for rid in pending][: profile.warmup_requests])
-        gate = asyncio.Semaphore(profile.concurrency)
-        bar = tqdm(total=len(batch.requests), initial=len(batch.requests) - len(pending), desc=f"{batch.candidate}/{batch.split}", unit="req")
-        started = time.perf_counter()
-
-        async def one(record_id: str) -> None:
-            async with gate:
-                prediction = await attempt(engine, batch, record_id, profile)
-            append_prediction(batch.log_path, prediction)
-            bar.update(1)
-
-        await asyncio.gather(*(one(rid) for rid in pending))
-        wall = time.perf_counter() - started
-        bar.close()
+        await warm_up(engine, [batch.requests[rid] for rid in pending][: profile.warmup_requests], profile.timeout_s)
+        await send_pending(engine, batch, profile, pending, on_wall)
     logged = read_predictions(batch.log_path)
     if all(logged[rid].error for rid in batch.requests):
         first = logged[next(iter(batch.requests))].error
         raise HarnessError(f"every request failed ({first})", f"candidate {batch.candidate} on {batch.split}", "check the engine")
-    return [logged[rid] for rid in batch.requests], wall
+    return [logged[rid] for rid in batch.requests]
 
 
-async def warm_up(engine: Engine, requests: Sequence[GenerationRequest]) -> None:
-    """Send warm-up copies of the first requests; their results are discarded."""
+async def send_pending(engine: Engine, batch: Batch, profile: LoadProfile, pending: Sequence[str],
+                       on_wall: Callable[[float], None]) -> None:
+    """Send pending requests, at most `concurrency` in flight, appending each result as it lands."""
+    gate = asyncio.Semaphore(profile.concurrency)
+    bar = tqdm(total=len(batch.requests), initial=len(batch.requests) - len(pending), desc=f"{batch.candidate}/{batch.split}", unit="req")
+
+    async def one(record_id: str) -> None:
+        async with gate:
+            prediction = await attempt(engine, batch, record_id, profile)
+        append_prediction(batch.log_path, prediction)
+        bar.update(1)
+
+    started = time.perf_counter()
+    try:
+        await asyncio.gather(*(one(rid) for rid in pending))
+    finally:
+        on_wall(time.perf_counter() - started)
+        bar.close()
+
+
+async def warm_up(engine: Engine, requests: Sequence[GenerationRequest], timeout_s: float) -> None:
+    """Send warm-up copies of the first requests; their results are discarded. A failed warm-up is
+    printed, not raised: the real requests that follow are retried and recorded with their errors."""
     copies = [dataclasses.replace(r, request_id=f"warmup:{r.request_id}") for r in requests]
-    await asyncio.gather(*(engine.generate(r) for r in copies))
+    outcomes = await asyncio.gather(*(asyncio.wait_for(engine.generate(r), timeout_s) for r in copies), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            print(f"[engine] warm-up request failed: {type(outcome).__name__}: {outcome}", flush=True)
 
 
 async def attempt(engine: Engine, batch: Batch, record_id: str, profile: LoadProfile) -> Prediction:
@@ -87,7 +102,7 @@ async def attempt(engine: Engine, batch: Batch, record_id: str, profile: LoadPro
             result = await asyncio.wait_for(engine.generate(tagged), timeout=profile.timeout_s)
             return to_prediction(batch, record_id, result, number)
         except asyncio.TimeoutError:
-            error = f"timed out after {profile.timeout_s:.0f} s"
+            error = f"timed out after {profile.timeout_s:g} s"
         except Exception as exc:  # an engine error is data about this request, recorded below
             error = f"{type(exc).__name__}: {exc}"[:500]
     return Prediction(record_id, batch.candidate, batch.split, "", 0, 0, None, None, None, profile.max_attempts, error)

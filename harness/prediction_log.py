@@ -11,6 +11,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from harness.errors import HarnessError
+
 
 @dataclass(frozen=True)
 class Prediction:
@@ -30,11 +32,21 @@ class Prediction:
 
 
 def append_prediction(path: Path, prediction: Prediction) -> None:
-    """Append one prediction and flush it to disk."""
+    """Append one prediction and flush it to disk (after dropping a torn line a crash left)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    drop_torn_tail(path)
     with path.open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(asdict(prediction), ensure_ascii=False) + "\n")
         handle.flush()
+
+
+def drop_torn_tail(path: Path) -> None:
+    """Cut a last line that has no newline (a write a crash interrupted): it is not a prediction."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    data = path.read_bytes()
+    if not data.endswith(b"\n"):
+        path.write_bytes(data[: data.rfind(b"\n") + 1])
 
 
 def read_predictions(path: Path) -> dict[str, Prediction]:
@@ -46,9 +58,9 @@ def read_predictions(path: Path) -> dict[str, Prediction]:
     for number, line in enumerate(lines, start=1):
         try:
             prediction = Prediction(**json.loads(line))
-        except (json.JSONDecodeError, TypeError):
+        except (json.JSONDecodeError, TypeError) as exc:
             if number == len(lines):
                 break
-            raise
+            raise HarnessError(f"malformed prediction: {exc}", f"{path}:{number}", "delete the line or start a new run") from None
         found[prediction.record_id] = prediction
     return found

@@ -74,8 +74,7 @@ async def tune_prompt(engine: Engine, builder: RequestBuilder, task: TaskSpec, d
         label = f"tune.{variant}"
         variant_candidate = dataclasses.replace(tuned, id=label, prompt=variant)
         batch = Batch(label, "dev", builder.build(variant_candidate, variant, dev, "dev"), store.log_path(label, "dev"))
-        predictions, wall = await run_batch(engine, batch, profile)
-        store.add_wall_seconds(label, "dev", wall)
+        predictions = await run_batch(engine, batch, profile, lambda seconds: store.add_wall_seconds(label, "dev", seconds))
         result = score_candidate(task, label, dev, predictions, max(store.wall_seconds(label, "dev"), 1e-9), None)
         scores[variant] = primary_value(result, task.gate.primary_metric)
         print(f"[tune-prompt] {variant}: dev {task.gate.primary_metric} = {scores[variant]:.3f}", flush=True)

@@ -68,8 +68,7 @@ async def run_labelled(engine: Engine, plan: ServingPlan, builder: RequestBuilde
     """Run one candidate on one split under `label` and record its wall time."""
     requests = builder.build(candidate, template, plan.splits[split], split)
     batch = Batch(label, split, requests, plan.store.log_path(label, split))
-    _, wall = await run_batch(engine, batch, plan.profile)
-    plan.store.add_wall_seconds(label, split, wall)
+    await run_batch(engine, batch, plan.profile, lambda seconds: plan.store.add_wall_seconds(label, split, seconds))
 
 
 async def serve_base(plan: ServingPlan, builder: RequestBuilder, settings: EngineSettings, mode: str, url: str | None) -> BaseSession:

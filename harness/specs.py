@@ -131,11 +131,16 @@ def build(cls: type, raw: Any, where: str) -> Any:
     unknown = sorted(set(raw) - known)
     if unknown:
         raise HarnessError(f"unknown key(s) {unknown}", where, f"allowed keys: {sorted(known)}")
-    values = {key: coerce(hints[key], value, f"{where}.{key}") for key, value in raw.items()}
+    values = {key: coerce(hints[key], value, child(where, key)) for key, value in raw.items()}
     try:
         return cls(**values)
     except TypeError as exc:
         raise HarnessError(f"missing required key: {exc}", where) from None
+
+
+def child(where: str, key: str) -> str:
+    """`file: field.path` — the first key after a file name follows ': ', deeper ones a dot."""
+    return f"{where}.{key}" if ": " in where else f"{where}: {key}"
 
 
 def coerce(hint: Any, value: Any, where: str) -> Any:
@@ -154,7 +159,7 @@ def coerce(hint: Any, value: Any, where: str) -> Any:
     if origin in (collections.abc.Mapping, dict) or hint is Mapping:
         if not isinstance(value, Mapping):
             raise HarnessError(f"expected a mapping, got {value!r}", where)
-        return {str(k): coerce(args[1], v, f"{where}.{k}") if args else v for k, v in value.items()}
+        return {str(k): coerce(args[1], v, child(where, str(k))) if args else v for k, v in value.items()}
     if hint is Any:
         return value
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
@@ -219,6 +224,11 @@ def load_candidate(candidates_root: Path, candidate_id: str) -> CandidateSpec:
     spec = build(_CandidateFile, raw, str(path))
     if spec.shot_selection not in ("fixed", "random", "similar"):
         raise HarnessError(f"unknown shot_selection '{spec.shot_selection}'", f"{path}: shot_selection", "use fixed, random or similar")
+    bounds = [("shots", spec.shots >= 0), ("decoding.max_tokens", spec.decoding.max_tokens >= 1),
+              ("decoding.temperature", spec.decoding.temperature >= 0)]
+    for name, ok in bounds:
+        if not ok:
+            raise HarnessError("must not be negative (max_tokens at least 1)", f"{path}: {name}")
     return CandidateSpec(candidate_id, **dataclasses.asdict(spec) | {"decoding": spec.decoding})
 
 

@@ -144,8 +144,6 @@ def test_parity_of_an_empty_sample_has_no_rate() -> None:
     assert parity({}, {})["agreement_rate"] is None
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a corrupt adapter_config.json escapes as a bare JSONDecodeError (traceback) "
-                   "instead of a HarnessError naming the file")
 def test_corrupt_adapter_config_is_a_harness_error(tmp_path: Path, served: Path) -> None:
     folder = tmp_path / "broken"
     folder.mkdir()

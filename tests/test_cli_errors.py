@@ -90,9 +90,6 @@ def test_missing_data_folder_fails_before_any_engine(capsys: pytest.CaptureFixtu
     assert no_engine == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a --data folder that does not exist is only noticed in the data stage, after "
-                   "the base model is fingerprinted and its tokenizer loaded (~8 s here, minutes for a large --model); "
-                   "resolve_run_config should reject it at the entry point")
 @pytest.mark.parametrize("flag", ["--data", "--test-from"])
 def test_missing_data_folder_is_rejected_at_config_resolution(flag: str) -> None:
     args = build_parser().parse_args(["compare", "contract_extraction", flag, "/nonexistent", *FAST])
@@ -100,8 +97,6 @@ def test_missing_data_folder_is_rejected_at_config_resolution(flag: str) -> None
         resolve_run_config(args)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the missing-data error tells the user to pass `--source/--test-from`, but "
-                   "the CLI flag is `--data` (there is no --source option)")
 def test_missing_data_error_names_the_real_flag(capsys: pytest.CaptureFixture[str], no_engine: list[str]) -> None:
     main(["compare", "contract_extraction", "--data", "/nonexistent", *FAST])
     err = capsys.readouterr().err

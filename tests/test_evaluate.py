@@ -186,8 +186,6 @@ def test_risky_keywords_of_the_task_schema() -> None:
         "notice_period_days.minimum", "parties.minItems", "parties.minLength", "renewal_term.minLength"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: risky_keywords paths of nested keywords start with a stray '.' "
-                   "('.agreement_date.pattern') while a top-level one has none ('pattern')")
 def test_risky_keyword_paths_have_no_leading_dot() -> None:
     assert "agreement_date.pattern" in risky_keywords(TASK.schema)
 
@@ -197,8 +195,6 @@ def test_schema_without_constraints_has_no_risky_keywords() -> None:
     assert risky_keywords(schema) == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: risky_keywords treats a PROPERTY NAMED like a keyword "
-                   "(e.g. a field called 'format' or 'minimum') as an unenforceable keyword")
 def test_property_named_like_a_keyword_is_not_a_feature() -> None:
     schema = {"type": "object", "properties": {"format": {"type": "string"}, "minimum": {"type": "integer"}}}
     assert risky_keywords(schema) == []

@@ -100,8 +100,6 @@ def test_malformed_middle_line_raises(tmp_path: Path) -> None:
         read_predictions(path)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a corrupt middle line of a prediction log re-raises a bare "
-                   "JSONDecodeError (the CLI prints a traceback) instead of a HarnessError naming file:line like read_records")
 def test_malformed_middle_line_is_a_harness_error_naming_the_line(tmp_path: Path) -> None:
     path = tmp_path / "log.jsonl"
     append_prediction(path, prediction("r1"))

@@ -95,8 +95,6 @@ def test_nested_unknown_key_names_its_section(tasks_root: Path, old: str, new: s
     assert section in caught.value.where
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: nested spec errors glue the key path onto the file name "
-                   "('task.yaml.gate') instead of DESIGN's 'file: field' form used elsewhere ('task.yaml: fields')")
 def test_nested_error_uses_file_colon_field_form(tasks_root: Path) -> None:
     path = tasks_root / "contract_extraction" / "task.yaml"
     edit(path, "  min_effect: 0.05\n", "  min_effect: lots\n")
@@ -216,8 +214,6 @@ def test_unknown_shot_selection(tmp_path: Path) -> None:
     assert caught.value.where == f"{tmp_path / 'mine.yaml'}: shot_selection"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: specs accept a negative `shots`; select_shots then silently returns "
-                   "pool[:-1] (all but one pool record) instead of rejecting the recipe")
 def test_negative_shots_is_rejected(tmp_path: Path) -> None:
     write_candidate(tmp_path, "mine", GOOD_CANDIDATE.replace("shots: 0", "shots: -1"))
     with pytest.raises(HarnessError):

@@ -83,7 +83,7 @@ def origin_of(task: TaskSpec, folder: Path) -> str:
 
 def real_pools(task: TaskSpec, recipe: Recipe, count_tokens: TokenCounter, folder: Path, test_from: Path | None) -> dict[str, Harvest]:
     """Each split's harvest from CUAD-layout contracts, dealt out by contract."""
-    contracts = read_contracts(folder, "--source (or data.source in task.yaml)")
+    contracts = read_contracts(folder, "--data (or data.source in task.yaml)")
     held: list[Contract] = [] if test_from is None else read_contracts(test_from, "--test-from")
     held_ids = {c.id for c in held}
     sizes = {name: (0 if name == "test" and held else n) for name, n in task.data.splits.items()}

@@ -44,7 +44,7 @@ def read_contracts(folder: Path, option: str) -> list[Contract]:
     if not csv_path.is_file() or not (folder / TEXT_DIR).is_dir():
         raise HarnessError(
             f"no CUAD-layout data ({CSV_NAME} and {TEXT_DIR}/) in {folder}", option,
-            "pass the folder holding them with --source/--test-from, or build offline with --synthetic")
+            "pass the folder holding them with --data/--test-from, or build offline with --synthetic")
     csv.field_size_limit(sys.maxsize)
     with csv_path.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
