@@ -123,3 +123,16 @@ def test_training_on_one_example_lowers_its_loss_and_changes_the_greedy_output(t
     after = greedy()
     assert after != before and "ZQX" not in before
     assert after.startswith('{"code": "ZQX-44'), after
+
+
+def test_early_stopping_stops_after_patience_and_keeps_the_best_weights(tmp_path, monkeypatch):
+    constant = dataclasses.replace(SETTINGS, lr_schedule="constant", early_stopping_patience=1, max_steps=8)
+    dev_losses = iter([1.0, 0.5, 0.9, 0.1])  # evaluations at steps 0, 2, 4 (then it must have stopped)
+    monkeypatch.setattr("harness.training.loop.evaluate_loss", lambda *a: next(dev_losses))
+    stopped = train_adapter(job(tmp_path / "a", settings=constant))
+    monkeypatch.undo()
+    manifest = read_manifest(stopped)
+    assert (manifest["steps"], manifest["kept_step"], manifest["stopped_early"], manifest["dev_loss"]) == (4, 2, True, 0.5)
+    two_steps = train_adapter(job(tmp_path / "b", settings=dataclasses.replace(constant, early_stopping_patience=None, max_steps=2)))
+    kept, reference = weights(stopped), weights(two_steps)
+    assert all(torch.equal(kept[k], reference[k]) for k in kept), "the published weights are those of step 2"
