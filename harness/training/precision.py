@@ -68,7 +68,8 @@ def choose_precision(settings: TrainSpec, device: str) -> TrainPrecision:
             "train.quantization",
             "set quantization: none in the task's train settings (or pass --quantization none) for plain LoRA",
         )
-    return TrainPrecision(device, "nf4 4-bit (bitsandbytes)", "float32", "bfloat16 autocast", "qlora", dict(NF4_SETTINGS))
+    base = "nf4 4-bit linear layers (bitsandbytes); embeddings, norms and lm_head float32; gradient checkpointing"
+    return TrainPrecision(device, base, "float32", "bfloat16 autocast", "qlora", dict(NF4_SETTINGS))
 
 
 def load_base_model(model_dir: Path, precision: TrainPrecision) -> Any:
@@ -91,7 +92,7 @@ def _load_4bit(model_dir: Path) -> Any:
         str(model_dir), quantization_config=BitsAndBytesConfig(**settings), dtype=torch.bfloat16, device_map={"": 0}
     )
     _check_plain_logits(model, model_dir)
-    return prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
+    return prepare_model_for_kbit_training(model, use_gradient_checkpointing=True, gradient_checkpointing_kwargs={"use_reentrant": False})
 
 
 def _check_plain_logits(model: Any, model_dir: Path) -> None:
