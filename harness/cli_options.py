@@ -29,6 +29,12 @@ TRAIN_FLAGS = {"rank": int, "alpha": int, "dropout": float, "epochs": float, "ma
 def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("task", help="task id (a folder under tasks/)")
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="project folder holding tasks/ and candidates/ (default: current folder)")
+    parser.add_argument("--cache-dir", type=Path, help="models, data, adapters and baselines (default: <root>/.cache)")
+    parser.add_argument("--reports-dir", type=Path, help="run folders (default: <root>/reports)")
+
+
+def project_paths(args: argparse.Namespace) -> Paths:
+    return Paths.under(args.root, args.cache_dir, args.reports_dir)
 
 
 def add_data(parser: argparse.ArgumentParser) -> None:
@@ -97,7 +103,7 @@ def overrides(args: argparse.Namespace, fields: dict[str, type], prefix: str = "
 
 def resolve_task(args: argparse.Namespace) -> TaskSpec:
     """The task spec with data, gate and training flags applied."""
-    paths = Paths.under(args.root)
+    paths = project_paths(args)
     task = load_task(paths.tasks, args.task)
     data_changes: dict[str, object] = {}
     sizes = {s: getattr(args, f"{s}_size", None) for s in ("train", "few_shot_pool", "dev", "test")}
@@ -123,7 +129,7 @@ def resolve_device(choice: str) -> str:
 
 def resolve_run_config(args: argparse.Namespace) -> RunConfig:
     """Flags + YAML + defaults -> the frozen RunConfig of this run."""
-    paths = Paths.under(args.root)
+    paths = project_paths(args)
     task = resolve_task(args)
     candidates = tuple(load_candidate(paths.candidates, cid.strip()) for cid in args.candidates.split(",") if cid.strip())
     if not candidates:

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import argparse
 
-from harness.cli_options import resolve_task
+from harness.cli_options import project_paths, resolve_task
 from harness.data_stage import TaskData, provide_data
 from harness.model_prep import prepare_default_model
-from harness.run_config import DataOptions, Paths
+from harness.run_config import DataOptions
 
 
 def build_data(args: argparse.Namespace) -> TaskData:
     """Build (or reuse) the task's data for these options, counting tokens with the default model's tokenizer."""
     from transformers import AutoTokenizer
 
-    paths = Paths.under(args.root)
+    paths = project_paths(args)
     task = resolve_task(args)
     tokenizer = AutoTokenizer.from_pretrained(str(prepare_default_model(paths.cache)))
     return provide_data(task, paths.cache, DataOptions(args.data, args.test_from, args.synthetic), tokenizer)

@@ -29,9 +29,10 @@ class Paths:
     reports: Path
 
     @classmethod
-    def under(cls, root: Path) -> Paths:
+    def under(cls, root: Path, cache: Path | None = None, reports: Path | None = None) -> Paths:
+        """The project's folders; caches and reports default to `.cache/` and `reports/` inside it."""
         root = root.resolve()
-        return cls(root, root / "tasks", root / "candidates", root / ".cache", root / "reports")
+        return cls(root, root / "tasks", root / "candidates", (cache or root / ".cache").resolve(), (reports or root / "reports").resolve())
 
 
 @dataclass(frozen=True)

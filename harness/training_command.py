@@ -11,10 +11,10 @@ import json
 from pathlib import Path
 
 from harness.adapter_source import train_job
-from harness.cli_options import resolve_device, resolve_task, tracking_uri
+from harness.cli_options import project_paths, resolve_device, resolve_task, tracking_uri
 from harness.data_stage import provide_data
 from harness.model_prep import check_causal_lm, prepare_default_model
-from harness.run_config import DataOptions, Paths
+from harness.run_config import DataOptions
 from harness.training.train import train_adapter
 
 EXPERIMENT = "harness-training"
@@ -24,7 +24,7 @@ def run_training(args: argparse.Namespace) -> Path:
     """Train or reuse the adapter; print its folder and headline figures; log it unless --no-mlflow."""
     from transformers import AutoTokenizer
 
-    paths = Paths.under(args.root)
+    paths = project_paths(args)
     task = resolve_task(args)
     model_dir = args.model.resolve() if args.model else prepare_default_model(paths.cache)
     check_causal_lm(model_dir)

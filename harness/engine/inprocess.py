@@ -68,7 +68,9 @@ class InProcessEngine:
         return {"mode": "inprocess", "engine_args": engine_kwargs(self.settings)}
 
     def close(self) -> None:
+        """Shut the engine down and drop it now (not at interpreter exit, when vLLM's cleanup fails)."""
         self._engine.shutdown()
+        self._engine = None
 
 
 def engine_kwargs(settings: EngineSettings) -> dict[str, Any]:

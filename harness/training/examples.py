@@ -73,6 +73,8 @@ def tokenize_example(tokenizer: Any, example: TrainingExample, max_seq_tokens: i
 
 def tokenize_examples(tokenizer: Any, examples: Sequence[TrainingExample], max_seq_tokens: int, name: str) -> TokenizedSet:
     """Tokenize a split; count cut examples, and leave out (counted) those with no answer token left."""
+    if not getattr(tokenizer, "chat_template", None):
+        raise HarnessError("the base model's tokenizer has no chat template", "base model", "train a chat (instruct) model")
     kept, truncated, without_target = [], 0, 0
     for index, example in enumerate(examples):
         tokenized = tokenize_example(tokenizer, example, max_seq_tokens, f"{name} example {index}")

@@ -57,9 +57,14 @@ class TrainJob:
 
 
 def job_key_parts(job: TrainJob) -> dict[str, Any]:
-    """The key parts of a job; `key_of` of them is what `find_adapter` looks up."""
+    """What the job's adapter is keyed by (recorded in its manifest as `key_parts`)."""
     base_hash = model_fingerprint(job.base_model_dir)
     return key_parts(base_hash, dataset_hash(_limited(job), job.dev), job.prompt_template, job.settings)
+
+
+def job_key(job: TrainJob) -> str:
+    """The job's adapter key: what `find_adapter(job.store_dir, key)` looks up."""
+    return key_of(job_key_parts(job))
 
 
 def train_adapter(job: TrainJob) -> Path:
@@ -118,6 +123,7 @@ def _train_into(job: TrainJob, keyed: dict[str, Any], precision: TrainPrecision,
     dev = tokenize_examples(tokenizer, job.dev, job.settings.max_seq_tokens, "dev")
     if not train.examples or not dev.examples:
         raise HarnessError("no example keeps an answer token within max_seq_tokens", "train.max_seq_tokens", "raise max_seq_tokens")
+    # Padded positions are masked out of attention and loss, so the pad id is only a filler.
     parts = _loop_parts(job, precision, staging, train, dev, tokenizer.eos_token_id)
     state = load_latest_checkpoint(staging, parts.model, parts.optimizer, parts.scheduler)
     if state is not None:
