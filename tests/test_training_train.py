@@ -14,7 +14,7 @@ from harness.specs import TrainSpec
 from harness.training.adapter_store import find_adapter, key_of, read_manifest, staging_dir
 from harness.training.examples import TrainingExample
 from harness.training.loop import TrainingInterrupted
-from harness.training.train import TrainJob, job_key_parts, train_adapter
+from harness.training.train import TrainJob, job_key, train_adapter
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / ".cache" / "models" / "smollm2-135m-instruct"
 PROMPT = "Extract the contract fields as JSON."
@@ -74,7 +74,7 @@ def test_a_matching_key_reuses_the_adapter_and_retrain_or_a_change_trains_anew(t
     assert train_adapter(job(store)) == trained
     monkeypatch.undo()
     changed = job(store, prompt_template="Extract the fields.")
-    assert find_adapter(store, key_of(job_key_parts(changed))) is None
+    assert find_adapter(store, job_key(changed)) is None and job_key(changed) != trained.name
     retrained = train_adapter(job(store, retrain=True))
     assert retrained == trained and read_manifest(retrained)["created_at"] >= created
     assert not staging_dir(store, trained.name).exists()
