@@ -57,10 +57,11 @@ def add_engine(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-model-len", type=int, default=4096)
     group.add_argument("--max-lora-rank", type=int, default=16)
     group.add_argument("--kv-cache-gib", type=float, default=1.0, help="KV cache size in GiB")
-    group.add_argument("--concurrency", type=int, default=4, help="requests in flight (the same for every candidate)")
-    group.add_argument("--warmup", type=int, default=2, help="unrecorded warm-up requests per batch")
-    group.add_argument("--timeout", type=float, default=600.0, help="seconds before a request counts as timed out")
-    group.add_argument("--attempts", type=int, default=2, help="tries per request before it is recorded as failed")
+    load = LoadProfile()
+    group.add_argument("--concurrency", type=int, default=load.concurrency, help="requests in flight (the same for every candidate)")
+    group.add_argument("--warmup", type=int, default=load.warmup_requests, help="unrecorded warm-up requests per batch")
+    group.add_argument("--timeout", type=float, default=load.timeout_s, help="seconds before a request counts as timed out")
+    group.add_argument("--attempts", type=int, default=load.max_attempts, help="tries per request before it is recorded as failed")
 
 
 def add_adapter(parser: argparse.ArgumentParser, required: bool = False) -> None:

@@ -28,7 +28,7 @@ from harness.prediction_log import Prediction, append_prediction, read_predictio
 class LoadProfile:
     """How requests are sent: at most `concurrency` in flight, after `warmup_requests` unrecorded ones."""
 
-    concurrency: int = 4
+    concurrency: int = 8
     warmup_requests: int = 2
     timeout_s: float = 600.0
     max_attempts: int = 2

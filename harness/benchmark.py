@@ -1,0 +1,82 @@
+"""Measure a command's wall time and peak memory (its whole process tree) and write them to a file.
+
+`python3 -m harness.benchmark --label NAME -- make compare TASK=contract_extraction` runs the
+command, samples the resident memory of the command and every descendant (vLLM's engine runs in
+child processes) once a second from /proc, and writes reports/benchmarks/<label>-<time>.json with
+the machine it ran on. Standard library only, so it can time a first run before `.venv` exists.
+It knows nothing of what the command does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def children_of() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parent = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            tree.setdefault(parent, []).append(int(entry))
+    return tree
+
+
+def tree_rss_bytes(root: int) -> int:
+    """Resident memory of a process and all its descendants now."""
+    tree, total, stack = children_of(), 0, [root]
+    while stack:
+        pid = stack.pop()
+        stack.extend(tree.get(pid, []))
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def machine() -> str:
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / (1 << 30)
+    return f"{platform.machine()}, {os.cpu_count()} CPU cores, {memory:.0f} GiB memory, {platform.platform()}"
+
+
+def measure(command: list[str], interval_s: float = 1.0) -> dict:
+    started, peak = time.monotonic(), 0
+    process = subprocess.Popen(command)
+    while process.poll() is None:
+        peak = max(peak, tree_rss_bytes(process.pid))
+        time.sleep(interval_s)
+    return {"command": command, "exit_code": process.returncode, "wall_seconds": round(time.monotonic() - started, 1),
+            "peak_tree_rss_bytes": peak, "peak_tree_rss_gib": round(peak / (1 << 30), 2), "sample_interval_s": interval_s,
+            "machine": machine(), "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--label", required=True, help="name of the measurement, e.g. first-compare")
+    parser.add_argument("--out", type=Path, default=Path("reports/benchmarks"), help="folder for the results file")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to measure, after --")
+    args = parser.parse_args()
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    result = measure(command) | {"label": args.label}
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"{args.label}-{result['finished_at'].replace(':', '')}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2) + f"\nwritten to {path}")
+    return result["exit_code"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
