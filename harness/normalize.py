@@ -117,7 +117,8 @@ def _parse_number_words(words: str) -> int:
 
 
 def normalize_duration_days(text: str | int | float | None) -> int | None:
-    """Days in a duration: weeks are 7 days, months 30 days, years 365 days (a convention).
+    """Days in a duration: weeks are 7 days, months 30 days, years 365 days (a convention), except
+    that a whole number of years written in months counts as those years ('12 months' = 365 days).
 
     An int (or integral float, or a bare digit string) already counts days. In 'thirty (30) days'
     the digits win; in '180 days / 6 months' the first duration wins. 'business days' and other
@@ -137,7 +138,10 @@ def normalize_duration_days(text: str | int | float | None) -> int | None:
     first = min(matches, key=lambda m: m.start())
     number = first.group("num")
     amount = float(number) if number[0].isdigit() else _parse_number_words(number)
-    return round(amount * DAYS_PER_UNIT[first.group("unit")])
+    unit = first.group("unit")
+    if unit == "month" and amount >= 12 and amount % 12 == 0:
+        amount, unit = amount / 12, "year"
+    return round(amount * DAYS_PER_UNIT[unit])
 
 
 def _capitalize_jurisdiction(name: str) -> str:
@@ -215,6 +219,7 @@ NORMALIZERS: Mapping[str, Callable[[object], object | None]] = MappingProxyType(
     "date": _as_str(normalize_date),
     "duration_days": lambda value: normalize_duration_days(
         value if isinstance(value, (str, int, float)) else None),
+    "duration_text": _as_str(normalize_duration_days),
     "jurisdiction": _as_str(normalize_jurisdiction),
     "text": _as_str(normalize_text),
     "enum": _as_str(normalize_text),

@@ -22,7 +22,7 @@ import yaml
 
 from harness.errors import HarnessError
 
-FIELD_KINDS = ("party_set", "date", "duration_days", "jurisdiction", "text", "enum")
+FIELD_KINDS = ("party_set", "date", "duration_days", "duration_text", "jurisdiction", "text", "enum")
 PROMPT_ROLES = ("best", "adapter")
 
 

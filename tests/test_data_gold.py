@@ -39,8 +39,10 @@ def test_durations_stated() -> None:
 @pytest.mark.parametrize("kind, value, text, stated", [
     ("jurisdiction", "New York", "the laws of the State of New  York", True),
     ("jurisdiction", "Ontario, Canada", "the laws of the Province of Ontario", False),
-    ("text", "successive 1 year", "renew for successive one (1) year periods", True),
-    ("text", "successive 1 year", "renew from year to year", False),
+    ("duration_text", "successive 1 year", "renew for successive one (1) year periods", True),
+    ("duration_text", "successive 1 year", "renew from year to year", False),
+    ("text", "successive 1 year", "renew for successive one (1) year periods", False),
+    ("text", "Acme", "sold by ACME to", True),
     ("party_set", ["Acme Widgets Inc."], "between ACME WIDGETS, INC. and", True),
     ("duration_days", 60, "sixty (60) days' notice", True),
 ])
@@ -55,8 +57,9 @@ def test_value_stated(kind: str, value: object, text: str, stated: bool) -> None
     ("date", "09/01/2006; 8/31/2007", None, "several values in one answer"),
     ("duration_days", "6 months", 180, None),
     ("jurisdiction", "Illinois; New York", None, "several values in one answer"),
-    ("text", "perpetual", None, "names no duration"),
-    ("text", "successive 1 year", "successive 1 year", None),
+    ("duration_text", "perpetual", None, "names no duration"),
+    ("duration_text", "successive 1 year", "successive 1 year", None),
+    ("text", "perpetual", "perpetual", None),
     ("date", None, None, None),
 ])
 def test_normalized_answer(kind: str, answer: str | None, value: object, flag: str | None) -> None:

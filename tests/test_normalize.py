@@ -173,7 +173,7 @@ def test_compare_values(kind: str, predicted: object, gold: object, expected: bo
 
 
 def test_compare_values_rejects_unknown_kind_naming_the_allowed_ones() -> None:
-    with pytest.raises(ValueError, match=r"'money'.*date, duration_days, enum, jurisdiction, text"):
+    with pytest.raises(ValueError, match=r"'money'.*date, duration_days, duration_text, enum, jurisdiction, text"):
         compare_values("money", "1", "1")
 
 
@@ -183,4 +183,4 @@ def test_compare_values_refuses_a_gold_value_it_cannot_normalize() -> None:
 
 
 def test_normalizers_cover_the_scalar_kinds_only() -> None:
-    assert set(NORMALIZERS) == {"date", "duration_days", "jurisdiction", "text", "enum"}
+    assert set(NORMALIZERS) == {"date", "duration_days", "duration_text", "jurisdiction", "text", "enum"}

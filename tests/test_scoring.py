@@ -176,3 +176,15 @@ def test_to_dict_is_json_serialisable_and_complete() -> None:
     assert as_dict["fields"]["parties"] == {"tp": 2, "fp": 0, "fn": 0, "tn": 0}
     assert as_dict["parsed"]["governing_law"] == "the State of New York"
     assert as_dict["record_exact"] is True
+
+
+@pytest.mark.parametrize(("predicted", "gold", "right"), [
+    ("1 year", "successive 1 year", True),
+    ("twelve (12) months", "successive 1 year", True),
+    ("6 months", "successive 1 year", False),
+    ("one (1) year", "successive 1 year", True),
+    ("2 years", "successive 1 year", False),
+])
+def test_duration_text_is_compared_by_the_length_it_names(predicted: str, gold: str, right: bool) -> None:
+    outcome = score_field("duration_text", predicted, gold)
+    assert outcome.correct is right

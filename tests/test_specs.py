@@ -61,7 +61,7 @@ def test_real_values_are_typed() -> None:
     assert task.prompts.variants == ("extract_plain", "extract_schema", "extract_rules")
     assert task.gate.min_effect == 0.05 and task.train.rank == 16
     few_shot = load_candidate(CANDIDATES, "few_shot")
-    assert (few_shot.shots, few_shot.shot_selection, few_shot.decoding.max_tokens) == (3, "similar", 256)
+    assert (few_shot.shots, few_shot.shot_selection, few_shot.decoding.max_tokens) == (3, "similar", 200)
     assert load_candidate(CANDIDATES, "guided_json").decoding.guided_json is True
     assert load_candidate(CANDIDATES, "lora_short").adapter is True
 

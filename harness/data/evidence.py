@@ -27,7 +27,7 @@ DATE_PATTERN = re.compile(
     re.IGNORECASE)
 _UNIT = re.compile(r"\b(?:calendar\s+)?(?:day|week|month|year)s?\b", re.IGNORECASE)
 _WORDS_BEFORE_UNIT = 6
-STATED_KINDS = ("party_set", "date", "duration_days", "jurisdiction", "text")
+STATED_KINDS = ("party_set", "date", "duration_days", "duration_text", "jurisdiction", "text")
 
 
 def date_mentions(text: str) -> list[tuple[int, int, str]]:
@@ -92,7 +92,9 @@ def value_stated(kind: str, value: Any, text: str) -> bool:
         return all(words_occur(part, text) for part in re.split(r"\s*,\s*", value) if part)
     if kind == "party_set":
         return all(party_occurs(name, text) for name in value)
-    if kind == "text":
+    if kind == "duration_text":
         days = normalize_duration_days(value)
         return words_occur(value, text) or (days is not None and days in durations_stated(text))
+    if kind == "text":
+        return words_occur(value, text)
     raise ValueError(f"kind {kind!r} is a label, not a value stated in text; stated kinds: {STATED_KINDS}")

@@ -36,7 +36,7 @@ def check(task: TaskSpec) -> list[str]:
     problems += [f"data.options.categories: {extra} are not task fields"] if extra else []
     parties = [f for f, kind in task.fields.items() if kind == "party_set"]
     problems += [f"fields: at most one party_set field, got {parties}"] if len(parties) > 1 else []
-    kinds = sorted({k for k in task.fields.values()} - {"party_set", "date", "duration_days", "jurisdiction", "text"})
+    kinds = sorted({k for k in task.fields.values()} - {"party_set", "date", "duration_days", "duration_text", "jurisdiction", "text"})
     return problems + ([f"fields: kind(s) {kinds} have no CUAD answer normalizer"] if kinds else [])
 
 

@@ -24,6 +24,7 @@ from harness.normalize import normalize_date, normalize_duration_days, normalize
 _NORMALIZERS: Mapping[str, Callable[[str], Any]] = {
     "date": normalize_date,
     "duration_days": normalize_duration_days,
+    "duration_text": lambda answer: answer,
     "jurisdiction": lambda answer: answer if normalize_jurisdiction(answer) else None,
     "text": lambda answer: answer,
 }
@@ -60,7 +61,7 @@ def normalized_answer(kind: str, answer: str | None) -> tuple[Any, str | None]:
     value = _NORMALIZERS[kind](" ".join(answer.split()).rstrip(";"))
     if value is None:
         return None, f"not a {kind.replace('_', ' ')} value"
-    if kind == "text" and normalize_duration_days(value) is None:
+    if kind == "duration_text" and normalize_duration_days(value) is None:
         return None, "names no duration"
     return value, None
 
