@@ -33,7 +33,7 @@ compare: setup
 	$(VENV)/bin/harness compare $(TASK)
 
 test: setup
-	$(VENV)/bin/pytest -q tests
+	PYTHONUNBUFFERED=1 $(VENV)/bin/pytest -q --durations=15 tests
 
 ui: setup
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlruns.db --default-artifact-root ./mlartifacts --host 127.0.0.1 --port $(UI_PORT)

@@ -1,0 +1,189 @@
+"""The whole product through its real entry point, on the real stack: CPU vLLM, the embedded model,
+real CUAD contracts, a LoRA adapter trained here, a real MLflow store.
+
+One comparison (small splits) runs once per module; the tests read its run record, its MLflow runs
+and its report, then prove the gate's three outcomes: the trained adapter passes (exit 0, reusing
+the cached baseline), a degraded adapter is blocked (exit 1), an adapter for another base model
+stops before any scoring (exit 2). The last test interrupts the comparison's run and resumes it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from harness.model_prep import prepare_default_model
+
+ROOT = Path(__file__).resolve().parents[1]
+TASK = "contract_extraction"
+SIZES = ["--train-size", "96", "--few-shot-pool-size", "8", "--dev-size", "8", "--test-size", "16"]
+TEST_N = 16
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass(frozen=True)
+class Workspace:
+    base: Path
+    cache: Path
+    reports: Path
+    tracking_uri: str
+
+    def args(self) -> list[str]:
+        return ["--root", str(ROOT), "--cache-dir", str(self.cache), "--reports-dir", str(self.reports)]
+
+
+def harness(workspace: Workspace, *args: str, log: str) -> subprocess.CompletedProcess:
+    """Run the `harness` CLI in a subprocess, as a user would; keep its output in the workspace."""
+    done = subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    (workspace.base / f"{log}.log").write_text(done.stdout + "\n--- stderr ---\n" + done.stderr)
+    return done
+
+
+def latest_run(workspace: Workspace) -> Path:
+    return (workspace.reports / TASK / "latest").resolve()
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    base = tmp_path_factory.mktemp("e2e")
+    model = prepare_default_model(ROOT / ".cache")
+    (base / "cache" / "models").mkdir(parents=True)
+    (base / "cache" / "models" / model.name).symlink_to(model)
+    return Workspace(base, base / "cache", base / "reports", f"sqlite:///{base}/mlruns.db")
+
+
+@pytest.fixture(scope="module")
+def compared(workspace: Workspace) -> tuple[Path, dict]:
+    done = harness(workspace, "compare", TASK, *workspace.args(), *SIZES, "--tracking-uri", workspace.tracking_uri, log="compare")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "VERDICT:" in done.stdout
+    run_dir = latest_run(workspace)
+    return run_dir, json.loads((run_dir / "summary.json").read_text())
+
+
+def test_compare_records_every_candidate_with_its_metrics(compared: tuple[Path, dict]) -> None:
+    run_dir, summary = compared
+    assert summary["task"] == TASK and summary["run_id"] == run_dir.name
+    assert summary["verdict"]["decision"] in ("adapter_wins", "not_proven", "adapter_loses") and summary["verdict"]["reasons"]
+    assert set(summary["candidates"]) == {"best_prompt", "few_shot", "lora_short", "lora_short@merged", "guided_json"}
+    for label, entry in summary["candidates"].items():
+        metrics = entry["metrics"]
+        assert metrics["n"] == TEST_N
+        for name in ("schema_valid_rate", "field_f1", "latency_p50_s", "latency_p95_s", "tokens_in_mean", "tokens_out_mean",
+                     "cost_usd_per_1k_requests"):
+            assert name in metrics, (label, name, entry["missing_metrics"])
+        assert 0 < metrics["latency_p50_s"] <= metrics["latency_p95_s"]
+        assert len((run_dir / entry["predictions_file"]).read_text().splitlines()) == TEST_N
+    few_shot, best = summary["candidates"]["few_shot"]["metrics"], summary["candidates"]["best_prompt"]["metrics"]
+    assert few_shot["tokens_in_mean"] > 2 * best["tokens_in_mean"]
+
+
+def test_compare_proves_the_adapter_before_scoring_it(compared: tuple[Path, dict]) -> None:
+    _, summary = compared
+    checks = summary["adapter_checks"]
+    assert checks["base_model_match"]["passed"] and checks["base_model_match"]["basis"] == "manifest base_model_hash"
+    assert checks["liveness"]["passed"] and checks["liveness"]["differing"] >= 1
+    assert checks["parity"]["sample_size"] == 6 and 0.0 <= checks["parity"]["agreement_rate"] <= 1.0
+    manifest = summary["adapter"]["manifest"]
+    assert summary["adapter"]["key"] == manifest["key"] and manifest["train_seconds"] > 0 and manifest["dev_loss"] < 1.0
+    engine = summary["engine"]
+    assert engine["mode"] == "inprocess" and engine["load_profile"]["concurrency"] == 8
+    assert engine["adapter_cold_load_s"] > 0 and set(engine["adapter_serving"]) == {"dynamic", "merged"}
+    assert summary["data"]["splits"]["test"]["origin"] == "cuad"
+
+
+def test_compare_logs_one_parent_and_a_child_per_candidate(compared: tuple[Path, dict], workspace: Workspace) -> None:
+    from mlflow.tracking import MlflowClient
+
+    _, summary = compared
+    client = MlflowClient(workspace.tracking_uri)
+    parent = client.get_run(summary["mlflow"]["parent_run_id"])
+    children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    assert len(children) == len(summary["candidates"])
+    by_name = {child.info.run_name: child for child in children}
+    assert by_name["few_shot"].data.metrics["field_f1"] == pytest.approx(summary["candidates"]["few_shot"]["metrics"]["field_f1"])
+    codes = {"adapter_loses": -1, "not_proven": 0, "adapter_wins": 1}
+    assert parent.data.metrics["verdict_code"] == codes[summary["verdict"]["decision"]]
+
+
+def test_compare_writes_a_self_contained_report(compared: tuple[Path, dict]) -> None:
+    run_dir, summary = compared
+    html = (run_dir / "report.html").read_text()
+    assert summary["verdict"]["decision"].replace("_", " ") in html.replace("_", " ").lower() or summary["verdict"]["decision"] in html
+    assert "data:image/png;base64," in html and 'src="plots/' not in html
+    assert (run_dir / "report.md").is_file() and (run_dir / "data_card.md").is_file()
+
+
+def test_gate_passes_the_trained_adapter_reusing_the_baseline(compared: tuple[Path, dict], workspace: Workspace) -> None:
+    _, summary = compared
+    junit, comment = workspace.base / "gate.xml", workspace.base / "gate.md"
+    done = harness(workspace, "gate", TASK, *workspace.args(), *SIZES, "--adapter", summary["adapter"]["path"],
+                   "--serving", "merged", "--junit", str(junit), "--markdown", str(comment), "--no-mlflow", log="gate-pass")
+    gated = json.loads((latest_run(workspace) / "summary.json").read_text())
+    assert done.returncode == 0, (gated["verdict"]["reasons"], done.stderr[-2000:])
+    assert gated["verdict"]["decision"] == "adapter_wins" and gated["baseline_cache"]["reused"]
+    assert "<testsuite" in junit.read_text() and "adapter" in comment.read_text().lower()
+
+
+def test_gate_blocks_a_degraded_adapter(compared: tuple[Path, dict], workspace: Workspace) -> None:
+    trained = harness(workspace, "train", TASK, *workspace.args(), *SIZES, "--max-steps", "2", "--learning-rate", "2e-3",
+                      "--tracking-uri", workspace.tracking_uri, log="train-degraded")
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    adapter = next(line.split("adapter: ", 1)[1] for line in trained.stdout.splitlines() if line.startswith("adapter: "))
+    done = harness(workspace, "gate", TASK, *workspace.args(), *SIZES, "--adapter", adapter, "--serving", "merged", "--no-mlflow",
+                   log="gate-degraded")
+    gated = json.loads((latest_run(workspace) / "summary.json").read_text())
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert gated["verdict"]["decision"] in ("not_proven", "adapter_loses")
+
+
+def test_training_run_is_logged_to_mlflow(compared: tuple[Path, dict], workspace: Workspace) -> None:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(workspace.tracking_uri)
+    experiment = client.get_experiment_by_name("harness-training")
+    runs = client.search_runs([experiment.experiment_id])
+    assert runs and "dev_loss" in runs[0].data.metrics
+    assert len(client.get_metric_history(runs[0].info.run_id, "train_loss")) >= 1
+
+
+def test_gate_stops_an_adapter_for_another_base_before_scoring(workspace: Workspace, tmp_path: Path) -> None:
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    other_base = tmp_path / "other-base"
+    config = LlamaConfig(vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                         num_key_value_heads=2)
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(other_base)
+    model = get_peft_model(LlamaForCausalLM.from_pretrained(other_base), LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
+    model.save_pretrained(tmp_path / "foreign-adapter")
+    runs_before = set((workspace.reports / TASK).glob("2*"))
+    done = harness(workspace, "gate", TASK, *workspace.args(), *SIZES, "--adapter", str(tmp_path / "foreign-adapter"), "--no-mlflow",
+                   log="gate-foreign")
+    assert done.returncode == 2
+    assert "trained on base model" in done.stderr and "Traceback" not in done.stderr
+    new_runs = set((workspace.reports / TASK).glob("2*")) - runs_before
+    assert all(not (run / "raw").exists() and not (run / "summary.json").exists() for run in new_runs)
+
+
+def test_resume_finishes_an_interrupted_run_without_resending_done_requests(compared: tuple[Path, dict], workspace: Workspace) -> None:
+    run_dir, _ = compared
+    log = run_dir / "raw" / "best_prompt.test.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    log.write_text("".join(lines[:-4]) + lines[-4][:25])  # four requests lost, one torn mid-write
+    (run_dir / "summary.json").unlink()
+    untouched = run_dir / "raw" / "few_shot.test.jsonl"
+    before = untouched.read_bytes()
+    done = harness(workspace, "compare", TASK, *workspace.args(), *SIZES, "--tracking-uri", workspace.tracking_uri,
+                   "--resume", run_dir.name, log="resume")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(log.read_text().splitlines()) == TEST_N and untouched.read_bytes() == before
+    assert json.loads((run_dir / "summary.json").read_text())["candidates"]["best_prompt"]["metrics"]["n"] == TEST_N
