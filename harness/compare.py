@@ -81,7 +81,11 @@ def run_comparison(config: RunConfig) -> ComparisonOutcome:
     sections = {"engine": engine_section, "data": data.section(), "environment": environment(config.engine.device),
                 "baseline_cache": cache.record(bool(restored))}
     if adapter:
-        sections["adapter"] = {"key": adapter.key, "path": str(adapter.path), "trained_here": adapter.trained_here, "manifest": dict(adapter.manifest)}
+        sections["adapter"] = {"key": adapter.key, "path": str(adapter.path), "trained_here": adapter.trained_here, "manifest": dict(adapter.manifest),
+                               "train_precision": adapter.manifest.get("train_precision"),
+                               "serve_precision": {"engine": "vLLM", "dtype": settings.dtype, "device": settings.device,
+                                                   "dynamic": "LoRA weights applied at the engine's dtype",
+                                                   "merged": f"merged into a {settings.dtype} copy of the base (peft merge_and_unload)"}}
         sections["adapter_checks"] = {"base_model_match": static, "liveness": session.liveness,
                                       "parity": parity_check(config, model_dir, adapter, builder, store, data)}
     facts = RunFacts(config.task, config.candidates, data.splits, session, config.adapter.serving, config.adapter.verdict_serving,
