@@ -6,6 +6,8 @@ VENV        ?= .venv
 PY          := $(VENV)/bin/python
 TASK        ?= contract_extraction
 UI_PORT     ?= 5000
+# the MLflow store `make compare` writes by default (an MLFLOW_TRACKING_URI server has its own UI)
+STORE       ?= sqlite:///mlruns.db
 # auto: CUDA if nvidia-smi sees a GPU, else CPU. Override with DEVICE=cpu or DEVICE=cuda.
 DEVICE      ?= auto
 RESOLVED_DEVICE := $(shell if [ "$(DEVICE)" = auto ]; then (nvidia-smi -L >/dev/null 2>&1 && echo cuda) || echo cpu; else echo $(DEVICE); fi)
@@ -36,4 +38,4 @@ test: setup
 	PYTHONUNBUFFERED=1 $(VENV)/bin/pytest -q --durations=15 tests
 
 ui: setup
-	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlruns.db --default-artifact-root ./mlartifacts --host 127.0.0.1 --port $(UI_PORT)
+	$(VENV)/bin/mlflow ui --backend-store-uri $(STORE) --default-artifact-root ./mlartifacts --host 127.0.0.1 --port $(UI_PORT)

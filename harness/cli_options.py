@@ -70,6 +70,9 @@ def add_adapter(parser: argparse.ArgumentParser, required: bool = False) -> None
     group.add_argument("--retrain", action="store_true", help="train a new adapter even if one is cached for these inputs")
     group.add_argument("--serving", default="dynamic,merged", help="how to serve the adapter: dynamic (LoRARequest), merged, or both")
     group.add_argument("--verdict-serving", choices=("dynamic", "merged"), default="merged", help="which serving the verdict uses")
+    defaults = AdapterOptions()
+    group.add_argument("--parity-sample", type=int, default=defaults.parity_sample, help="test records compared greedily under PEFT and vLLM")
+    group.add_argument("--canaries", type=int, default=defaults.liveness_canaries, help="few-shot-pool inputs of the adapter liveness check")
 
 
 def add_gate(parser: argparse.ArgumentParser) -> None:
@@ -150,7 +153,8 @@ def resolve_run_config(args: argparse.Namespace) -> RunConfig:
         task=task, candidates=candidates, paths=paths, engine=engine, engine_mode=args.mode, server_url=args.server_url,
         model_dir=args.model, load=LoadProfile(args.concurrency, args.warmup, args.timeout, args.attempts),
         data=DataOptions(args.data, args.test_from, args.synthetic),
-        adapter=AdapterOptions(path=args.adapter, retrain=args.retrain, serving=serving, verdict_serving=args.verdict_serving),
+        adapter=AdapterOptions(path=args.adapter, retrain=args.retrain, serving=serving, verdict_serving=args.verdict_serving,
+                               liveness_canaries=args.canaries, parity_sample=args.parity_sample),
         price_usd_per_hour=args.price_per_hour, token_price=token_price(args.token_price),
         tracking_uri=None if args.no_mlflow else tracking_uri(args, paths), resume_run_id=args.resume, seed=task.data.seed,
     )

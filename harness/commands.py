@@ -64,8 +64,10 @@ def print_results(summary: Mapping[str, Any], run_dir: Path) -> None:
     table = pd.DataFrame.from_dict(rows, orient="index")
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:.3f}".format):
         print("\n" + table.to_string())
+    failed = {cid: entry["failures"]["request_failed"] for cid, entry in summary["candidates"].items() if entry["failures"]["request_failed"]}
+    print(f"\nrequests failed (after retries): {sum(failed.values())}" + (f" {failed}" if failed else ""))
     verdict = summary["verdict"]
-    print(f"\nbaseline (strongest prompt-only on dev): {verdict['baseline_candidate']}; adapter: {verdict['adapter_candidate']}")
+    print(f"baseline (strongest prompt-only on dev): {verdict['baseline_candidate']}; adapter: {verdict['adapter_candidate']}")
     for reason in verdict["reasons"]:
         print(f"  - {reason}")
     print(f"\nVERDICT: {verdict['decision']}")

@@ -187,3 +187,30 @@ def test_resume_finishes_an_interrupted_run_without_resending_done_requests(comp
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(log.read_text().splitlines()) == TEST_N and untouched.read_bytes() == before
     assert json.loads((run_dir / "summary.json").read_text())["candidates"]["best_prompt"]["metrics"]["n"] == TEST_N
+
+
+def test_make_ui_serves_the_runs_compare_logged(compared: tuple[Path, dict], workspace: Workspace) -> None:
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ui = subprocess.Popen(["make", "-s", "ui", f"UI_PORT={port}", f"STORE={workspace.tracking_uri}"], cwd=ROOT,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        body, deadline = None, time.monotonic() + 120
+        while body is None and time.monotonic() < deadline:
+            try:
+                url = f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name?experiment_name=harness"
+                body = json.loads(urllib.request.urlopen(url, timeout=5).read())
+            except OSError:
+                time.sleep(2)
+        assert body is not None and body["experiment"]["name"] == "harness"
+    finally:
+        import os
+        import signal
+
+        os.killpg(ui.pid, signal.SIGTERM)
+        ui.wait(timeout=30)
