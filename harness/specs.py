@@ -221,7 +221,9 @@ def load_candidate(candidates_root: Path, candidate_id: str) -> CandidateSpec:
         known = sorted(p.stem for p in candidates_root.glob("*.yaml"))
         raise HarnessError(f"unknown candidate '{candidate_id}'", str(candidates_root), f"known candidates: {', '.join(known)}")
     raw = read_yaml(path)
-    spec = build(_CandidateFile, raw, str(path))
+    if isinstance(raw, Mapping) and "id" in raw:
+        raise HarnessError("unknown key(s) ['id']", str(path), "a candidate's id is its file stem; remove the key")
+    spec = build(CandidateSpec, {**raw, "id": candidate_id} if isinstance(raw, Mapping) else raw, str(path))
     if spec.shot_selection not in ("fixed", "random", "similar"):
         raise HarnessError(f"unknown shot_selection '{spec.shot_selection}'", f"{path}: shot_selection", "use fixed, random or similar")
     bounds = [("shots", spec.shots >= 0), ("decoding.max_tokens", spec.decoding.max_tokens >= 1),
@@ -229,19 +231,7 @@ def load_candidate(candidates_root: Path, candidate_id: str) -> CandidateSpec:
     for name, ok in bounds:
         if not ok:
             raise HarnessError("must not be negative (max_tokens at least 1)", f"{path}: {name}")
-    return CandidateSpec(candidate_id, **dataclasses.asdict(spec) | {"decoding": spec.decoding})
-
-
-@dataclass(frozen=True)
-class _CandidateFile:
-    """The keys a candidate YAML may hold (its id is the file stem)."""
-
-    description: str
-    prompt: str
-    shots: int = 0
-    shot_selection: str = "fixed"
-    adapter: bool = False
-    decoding: DecodingSpec = field(default_factory=DecodingSpec)
+    return spec
 
 
 def to_dict(spec: Any) -> Any:
