@@ -46,7 +46,8 @@ def test_curve_runs_nested_sizes_and_writes_the_curve(tmp_path: Path) -> None:
     (tmp_path / "cache" / "models" / model.name).symlink_to(model)
     args = ["--root", str(ROOT), "--cache-dir", str(tmp_path / "cache"), "--reports-dir", str(tmp_path / "reports"),
             "--candidates", "best_prompt,few_shot,lora_short", "--train-size", "32", "--few-shot-pool-size", "8", "--dev-size", "8",
-            "--test-size", "8", "--parity-sample", "2", "--no-mlflow", "--sizes", "16,32"]
+            "--test-size", "8", "--excerpt-tokens", "192", "--learning-rate", "1e-3", "--parity-sample", "2", "--no-mlflow",
+            "--sizes", "16,32"]
     done = subprocess.run([sys.executable, "-m", "harness.cli", "curve", "contract_extraction", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stderr[-3000:]

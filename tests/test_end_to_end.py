@@ -21,12 +21,13 @@ from harness.model_prep import prepare_default_model
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK = "contract_extraction"
-SIZES = ["--train-size", "96", "--few-shot-pool-size", "8", "--dev-size", "8", "--test-size", "16"]
+SIZES = ["--train-size", "96", "--few-shot-pool-size", "8", "--dev-size", "8", "--test-size", "16", "--excerpt-tokens", "192"]
+# A recipe that learns the task in about three minutes here (measured: dev loss 0.055, field F1 0.52 on 16 test excerpts).
+TRAIN = ["--epochs", "2", "--learning-rate", "1e-3"]
 TEST_N = 16
-# The gate tests judge the adapter against the zero-shot baseline: at these small splits the 135M
-# model's few-shot baseline versus a 96-example adapter is not separable with significance (the
-# default-size comparison in README shows the same, honestly, as not_proven).
-GATE = ["--candidates", "best_prompt,lora_short", "--serving", "merged"]
+# The gates face every default candidate (the strongest prompt-only one on dev is the baseline) and
+# reuse the comparison's cached baseline batches; they serve the adapter merged only.
+GATE = ["--serving", "merged"]
 
 pytestmark = pytest.mark.slow
 
@@ -64,7 +65,8 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 
 @pytest.fixture(scope="module")
 def compared(workspace: Workspace) -> tuple[Path, dict]:
-    done = harness(workspace, "compare", TASK, *workspace.args(), *SIZES, "--tracking-uri", workspace.tracking_uri, log="compare")
+    done = harness(workspace, "compare", TASK, *workspace.args(), *SIZES, *TRAIN, "--parity-sample", "3",
+                   "--tracking-uri", workspace.tracking_uri, log="compare")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "VERDICT:" in done.stdout
     run_dir = latest_run(workspace)
@@ -93,9 +95,9 @@ def test_compare_proves_the_adapter_before_scoring_it(compared: tuple[Path, dict
     checks = summary["adapter_checks"]
     assert checks["base_model_match"]["passed"] and checks["base_model_match"]["basis"] == "manifest base_model_hash"
     assert checks["liveness"]["passed"] and checks["liveness"]["differing"] >= 1
-    assert checks["parity"]["sample_size"] == 6 and 0.0 <= checks["parity"]["agreement_rate"] <= 1.0
+    assert checks["parity"]["sample_size"] == 3 and 0.0 <= checks["parity"]["agreement_rate"] <= 1.0
     manifest = summary["adapter"]["manifest"]
-    assert summary["adapter"]["key"] == manifest["key"] and manifest["train_seconds"] > 0 and manifest["dev_loss"] < 1.0
+    assert summary["adapter"]["key"] == manifest["key"] and manifest["train_seconds"] > 0 and manifest["dev_loss"] < 0.5
     engine = summary["engine"]
     assert engine["mode"] == "inprocess" and engine["load_profile"]["concurrency"] == 8
     assert engine["adapter_cold_load_s"] > 0 and set(engine["adapter_serving"]) == {"dynamic", "merged"}
@@ -131,7 +133,7 @@ def test_gate_passes_the_trained_adapter(compared: tuple[Path, dict], workspace:
                    "--junit", str(junit), "--markdown", str(comment), "--no-mlflow", log="gate-pass")
     gated = json.loads((latest_run(workspace) / "summary.json").read_text())
     assert done.returncode == 0, (gated["verdict"]["reasons"], done.stderr[-2000:])
-    assert gated["verdict"]["decision"] == "adapter_wins" and gated["verdict"]["baseline_candidate"] == "best_prompt"
+    assert gated["verdict"]["decision"] == "adapter_wins" and gated["baseline_cache"]["reused"]
     assert "<testsuite" in junit.read_text() and "adapter" in comment.read_text().lower()
 
 
@@ -144,7 +146,7 @@ def test_gate_blocks_a_degraded_adapter_reusing_the_baseline(compared: tuple[Pat
     gated = json.loads((latest_run(workspace) / "summary.json").read_text())
     assert done.returncode == 1, done.stderr[-2000:]
     assert gated["verdict"]["decision"] in ("not_proven", "adapter_loses")
-    assert gated["baseline_cache"]["reused"], "the second gate must reuse the first gate's baseline (same key)"
+    assert gated["baseline_cache"]["reused"], "the gate must reuse the comparison's baseline (same key)"
 
 
 def test_training_run_is_logged_to_mlflow(compared: tuple[Path, dict], workspace: Workspace) -> None:
@@ -186,8 +188,8 @@ def test_resume_finishes_an_interrupted_run_without_resending_done_requests(comp
     (run_dir / "summary.json").unlink()
     untouched = run_dir / "raw" / "few_shot.test.jsonl"
     before = untouched.read_bytes()
-    done = harness(workspace, "compare", TASK, *workspace.args(), *SIZES, "--tracking-uri", workspace.tracking_uri,
-                   "--resume", run_dir.name, log="resume")
+    done = harness(workspace, "compare", TASK, *workspace.args(), *SIZES, *TRAIN, "--parity-sample", "3",
+                   "--tracking-uri", workspace.tracking_uri, "--resume", run_dir.name, log="resume")
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(log.read_text().splitlines()) == TEST_N and untouched.read_bytes() == before
     assert json.loads((run_dir / "summary.json").read_text())["candidates"]["best_prompt"]["metrics"]["n"] == TEST_N
