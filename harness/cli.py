@@ -31,11 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
                  (add_data, add_engine, lambda p: add_adapter(p, required=True), add_gate, add_run, commands.add_gate_outputs)),
         "train": ("train (or reuse) the task's LoRA adapter and log the training run", commands.train, (add_data, add_train, commands.add_train_only)),
         "tune-prompt": ("score the task's zero-shot prompt variants on dev and record the winner", commands.tune_prompt,
-                        (add_data, add_engine, add_run)),
+                        (add_data, add_engine, add_gate, add_run)),
         "validate": ("check a task folder: specs, schema, gold records, templates, ids, splits, leakage", commands.validate, (add_data,)),
         "data": ("`harness data card <task>`: build the task's data if needed and print its data card", commands.data_card, (add_data,)),
         "curve": ("quality vs number of training examples, against the prompt-only candidates", commands.curve,
-                  (add_data, add_engine, add_gate, add_train, add_run, commands.add_curve)),
+                  (add_data, add_engine, add_adapter, add_gate, add_train, add_run, commands.add_curve)),
     }
     for name, (help_text, handler, adders) in spec.items():
         command = sub.add_parser(name, help=help_text, description=help_text)

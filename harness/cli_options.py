@@ -138,9 +138,6 @@ def resolve_run_config(args: argparse.Namespace) -> RunConfig:
     candidates = tuple(load_candidate(paths.candidates, cid.strip()) for cid in args.candidates.split(",") if cid.strip())
     if not candidates:
         raise HarnessError("no candidates given", "--candidates", "name at least one file in candidates/")
-    serving = tuple(s.strip() for s in args.serving.split(",") if s.strip())
-    if set(serving) - {"dynamic", "merged"} or args.verdict_serving not in serving:
-        raise HarnessError(f"--serving {args.serving!r} must name dynamic and/or merged and include --verdict-serving {args.verdict_serving}", "--serving")
     for flag, folder in (("--data", args.data), ("--test-from", args.test_from)):
         if folder is not None and not folder.is_dir():
             raise HarnessError("folder not found", f"{flag} {folder}", "pass a folder in the CUAD layout (master_clauses.csv + full_contract_txt/)")
@@ -153,11 +150,21 @@ def resolve_run_config(args: argparse.Namespace) -> RunConfig:
         task=task, candidates=candidates, paths=paths, engine=engine, engine_mode=args.mode, server_url=args.server_url,
         model_dir=args.model, load=LoadProfile(args.concurrency, args.warmup, args.timeout, args.attempts),
         data=DataOptions(args.data, args.test_from, args.synthetic),
-        adapter=AdapterOptions(path=args.adapter, retrain=args.retrain, serving=serving, verdict_serving=args.verdict_serving,
-                               liveness_canaries=args.canaries, parity_sample=args.parity_sample),
+        adapter=adapter_options(args),
         price_usd_per_hour=args.price_per_hour, token_price=token_price(args.token_price),
         tracking_uri=None if args.no_mlflow else tracking_uri(args, paths), resume_run_id=args.resume, seed=task.data.seed,
     )
+
+
+def adapter_options(args: argparse.Namespace) -> AdapterOptions:
+    """The adapter group's options; the defaults for a command without that group (tune-prompt)."""
+    if not hasattr(args, "serving"):
+        return AdapterOptions()
+    serving = tuple(s.strip() for s in args.serving.split(",") if s.strip())
+    if set(serving) - {"dynamic", "merged"} or args.verdict_serving not in serving:
+        raise HarnessError(f"--serving {args.serving!r} must name dynamic and/or merged and include --verdict-serving {args.verdict_serving}", "--serving")
+    return AdapterOptions(path=args.adapter, retrain=args.retrain, serving=serving, verdict_serving=args.verdict_serving,
+                          liveness_canaries=args.canaries, parity_sample=args.parity_sample)
 
 
 def token_price(text: str | None) -> TokenPrice | None:

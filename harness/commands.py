@@ -36,7 +36,6 @@ def add_train_only(parser: argparse.ArgumentParser) -> None:
 
 def add_curve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", default="25,50,100,200", help="comma-separated training-set sizes (nested subsets)")
-    parser.add_argument("--retrain", action="store_true", help="train each adapter even if one is cached")
 
 
 def finish_run(outcome: Any, config: Any) -> Mapping[str, Any]:

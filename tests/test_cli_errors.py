@@ -110,3 +110,13 @@ def test_installed_command_exits_2_without_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines() == [
         f"harness: error: {tmp_path}: not a model folder (no config.json) (pass a Hugging Face-style model folder)"]
+
+
+@pytest.mark.parametrize("command", [["compare"], ["gate", "--adapter", "/tmp"], ["tune-prompt"], ["curve", "--sizes", "4,8"]])
+def test_every_engine_command_resolves_its_configuration(command: list[str]) -> None:
+    from harness.cli import build_parser
+    from harness.cli_options import resolve_run_config
+
+    args = build_parser().parse_args([command[0], "contract_extraction", *command[1:]])
+    config = resolve_run_config(args)
+    assert config.task.id == "contract_extraction" and config.adapter.verdict_serving in config.adapter.serving
