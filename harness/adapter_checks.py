@@ -16,6 +16,7 @@ from typing import Any, Mapping, Sequence
 
 from harness.errors import HarnessError
 from harness.model_prep import model_fingerprint
+from harness.precision import torch_dtype
 
 VLLM_LORA_MODULES = frozenset({"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "qkv_proj", "gate_up_proj"})
 
@@ -77,14 +78,14 @@ def parity(reference: Mapping[str, str], served: Mapping[str, str]) -> dict[str,
     return {"agreement_rate": agree / len(ids) if ids else None, "sample_size": len(ids), "agreeing": agree, "record_ids": ids}
 
 
-def peft_greedy(model_dir: Path, adapter_dir: Path, prompts: Mapping[str, Sequence[int]], max_new_tokens: int) -> dict[str, str]:
-    """Greedy completions under PEFT/transformers for prompt token ids (the parity reference)."""
+def peft_greedy(model_dir: Path, adapter_dir: Path, prompts: Mapping[str, Sequence[int]], max_new_tokens: int, dtype: str) -> dict[str, str]:
+    """Greedy completions under PEFT/transformers, in the run's `dtype`, for prompt token ids (the parity reference)."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16)
+    base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch_dtype(dtype))
     model = PeftModel.from_pretrained(base, str(adapter_dir)).eval()
     outputs = {}
     with torch.no_grad():

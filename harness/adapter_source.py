@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from harness.errors import HarnessError
+from harness.precision import PrecisionDecision
 from harness.prompts import build_messages, gold_answer, template_source
 from harness.records import Record
 from harness.specs import TaskSpec, TrainSpec
@@ -37,10 +38,11 @@ def training_examples(task: TaskSpec, records: Sequence[Record]) -> list[Trainin
 
 
 def train_job(task: TaskSpec, model_dir: Path, store_dir: Path, train: Sequence[Record], dev: Sequence[Record],
-              settings: TrainSpec, device: str, retrain: bool) -> TrainJob:
+              settings: TrainSpec, precision: PrecisionDecision, retrain: bool) -> TrainJob:
     return TrainJob(
         base_model_dir=model_dir, store_dir=store_dir, train=training_examples(task, train), dev=training_examples(task, dev),
-        prompt_template=template_source(task, task.prompts.adapter), settings=settings, device=device, retrain=retrain,
+        prompt_template=template_source(task, task.prompts.adapter), settings=settings, device=precision.device, retrain=retrain,
+        precision=precision,
     )
 
 

@@ -14,8 +14,10 @@ import os
 from pathlib import Path
 
 from harness.cost import DEFAULT_PRICE_USD_PER_HOUR, TokenPrice
+from harness.engine.runtime import DEFAULT_PRELOAD, PRELOAD_CHOICES, engine_runtime
 from harness.engine.types import EngineSettings
 from harness.errors import HarnessError
+from harness.precision import PrecisionDecision, decide_precision
 from harness.predict import LoadProfile
 from harness.run_config import DEFAULT_CANDIDATES, AdapterOptions, DataOptions, Paths, RunConfig
 from harness.specs import TaskSpec, load_candidate, load_task
@@ -51,12 +53,14 @@ def add_data(parser: argparse.ArgumentParser) -> None:
 def add_engine(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("engine")
     group.add_argument("--model", type=Path, help="base model folder (default: the embedded SmolLM2-135M-Instruct)")
-    group.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: CUDA when torch sees a GPU")
+    add_precision(group)
     group.add_argument("--mode", choices=("inprocess", "server"), default="inprocess", help="vLLM in this process, or an OpenAI-compatible server")
     group.add_argument("--server-url", help="use a running vLLM server at this URL instead of starting one (server mode)")
     group.add_argument("--max-model-len", type=int, default=4096)
     group.add_argument("--max-lora-rank", type=int, default=16)
     group.add_argument("--kv-cache-gib", type=float, default=1.0, help="KV cache size in GiB")
+    group.add_argument("--engine-preload", default=DEFAULT_PRELOAD,
+                       help=f"CPU engine only: libraries preloaded into vLLM's processes, one of {', '.join(PRELOAD_CHOICES)} (default {DEFAULT_PRELOAD}, measured by `make bench`)")
     load = LoadProfile()
     group.add_argument("--concurrency", type=int, default=load.concurrency, help="requests in flight (the same for every candidate)")
     group.add_argument("--warmup", type=int, default=load.warmup_requests, help="unrecorded warm-up requests per batch")
@@ -64,11 +68,28 @@ def add_engine(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--attempts", type=int, default=load.max_attempts, help="tries per request before it is recorded as failed")
 
 
+def add_precision(group: argparse._ActionsContainer) -> None:
+    """--device and --dtype: the run's one precision decision (harness.precision)."""
+    group.add_argument("--device", default="auto", help="auto (default): CUDA when torch sees a GPU; cpu; cuda")
+    group.add_argument("--dtype", default="auto",
+                       help="auto (default): bfloat16 where the hardware computes it natively, else float32 (CPU) or float16 (CUDA); "
+                            "or float32, bfloat16, float16")
+
+
+def resolve_precision(args: argparse.Namespace) -> PrecisionDecision:
+    """The run's device and dtype, decided once from the hardware and the flags, and printed."""
+    decision = decide_precision(args.device, args.dtype)
+    probe = f"; {decision.probe.describe()}" if decision.probe else ""
+    print(f"[precision] {decision.device} {decision.dtype} ({decision.reason}{probe})", flush=True)
+    return decision
+
+
 def add_adapter(parser: argparse.ArgumentParser, required: bool = False) -> None:
     group = parser.add_argument_group("adapter")
     group.add_argument("--adapter", type=Path, required=required, help="adapter folder to test (default: train or reuse the cached one)")
     group.add_argument("--retrain", action="store_true", help="train a new adapter even if one is cached for these inputs")
-    group.add_argument("--serving", default="dynamic,merged", help="how to serve the adapter: dynamic (LoRARequest), merged, or both")
+    group.add_argument("--serving", help="how to serve the adapter: dynamic (LoRARequest), merged, or both (default: both on CUDA; merged "
+                                          "on the CPU, where dynamic LoRA measured 3-7x slower than merged serving)")
     group.add_argument("--verdict-serving", choices=("dynamic", "merged"), default="merged", help="which serving the verdict uses")
     defaults = AdapterOptions()
     group.add_argument("--parity-sample", type=int, default=defaults.parity_sample, help="test records compared greedily under PEFT and vLLM")
@@ -123,14 +144,6 @@ def resolve_task(args: argparse.Namespace) -> TaskSpec:
                                train=dataclasses.replace(task.train, **train_changes))
 
 
-def resolve_device(choice: str) -> str:
-    if choice != "auto":
-        return choice
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def resolve_run_config(args: argparse.Namespace) -> RunConfig:
     """Flags + YAML + defaults -> the frozen RunConfig of this run."""
     paths = project_paths(args)
@@ -143,26 +156,33 @@ def resolve_run_config(args: argparse.Namespace) -> RunConfig:
             raise HarnessError("folder not found", f"{flag} {folder}", "pass a folder in the CUAD layout (master_clauses.csv + full_contract_txt/)")
     if args.mode == "inprocess" and args.server_url:
         raise HarnessError("--server-url needs --mode server", "--server-url")
-    device = resolve_device(args.device)
-    engine = EngineSettings(model_dir="", device=device, max_model_len=args.max_model_len, max_lora_rank=args.max_lora_rank,
-                            kv_cache_gib=args.kv_cache_gib, seed=0)
+    precision = resolve_precision(args)
+    engine = EngineSettings(model_dir="", device=precision.device, dtype=precision.dtype, max_model_len=args.max_model_len, max_lora_rank=args.max_lora_rank,
+                            kv_cache_gib=args.kv_cache_gib, seed=0, runtime=engine_runtime(precision.device, args.engine_preload))
     return RunConfig(
         task=task, candidates=candidates, paths=paths, engine=engine, engine_mode=args.mode, server_url=args.server_url,
         model_dir=args.model, load=LoadProfile(args.concurrency, args.warmup, args.timeout, args.attempts),
         data=DataOptions(args.data, args.test_from, args.synthetic),
-        adapter=adapter_options(args),
+        adapter=adapter_options(args, precision.device),
         price_usd_per_hour=args.price_per_hour, token_price=token_price(args.token_price),
         tracking_uri=None if args.no_mlflow else tracking_uri(args, paths), resume_run_id=args.resume, seed=task.data.seed,
+        precision=precision,
     )
 
 
-def adapter_options(args: argparse.Namespace) -> AdapterOptions:
+def default_serving(device: str) -> str:
+    """Both serving patterns on a GPU; merged only on the CPU (dynamic LoRA there costs 3-7x, STACK.md and `make bench`)."""
+    return "dynamic,merged" if device == "cuda" else "merged"
+
+
+def adapter_options(args: argparse.Namespace, device: str) -> AdapterOptions:
     """The adapter group's options; the defaults for a command without that group (tune-prompt)."""
     if not hasattr(args, "serving"):
         return AdapterOptions()
-    serving = tuple(s.strip() for s in args.serving.split(",") if s.strip())
+    text = args.serving or default_serving(device)
+    serving = tuple(s.strip() for s in text.split(",") if s.strip())
     if set(serving) - {"dynamic", "merged"} or args.verdict_serving not in serving:
-        raise HarnessError(f"--serving {args.serving!r} must name dynamic and/or merged and include --verdict-serving {args.verdict_serving}", "--serving")
+        raise HarnessError(f"--serving {text!r} must name dynamic and/or merged and include --verdict-serving {args.verdict_serving}", "--serving")
     return AdapterOptions(path=args.adapter, retrain=args.retrain, serving=serving, verdict_serving=args.verdict_serving,
                           liveness_canaries=args.canaries, parity_sample=args.parity_sample)
 

@@ -29,7 +29,9 @@ def add_gate_outputs(parser: argparse.ArgumentParser) -> None:
 def add_train_only(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retrain", action="store_true", help="train even if an adapter is cached for these inputs")
     parser.add_argument("--model", type=Path, help="base model folder (default: the embedded SmolLM2-135M-Instruct)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    from harness.cli_options import add_precision
+
+    add_precision(parser)
     parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///<root>/mlruns.db)")
     parser.add_argument("--no-mlflow", action="store_true", help="do not log the training run to MLflow")
 

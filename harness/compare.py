@@ -22,6 +22,7 @@ from harness.data_stage import TaskData, provide_data
 from harness.merge import merged_model
 from harness.model_prep import check_causal_lm, model_fingerprint, prepare_default_model
 from harness.engine.types import EngineSettings
+from harness.precision import PrecisionDecision, decide_precision
 from harness.prompt_choice import choice_key, load_choice, save_choice
 from harness.prompts import template_source
 from harness.requests import RequestBuilder
@@ -45,10 +46,16 @@ def provide_model(config: RunConfig) -> tuple[Path, str]:
     return model_dir, model_fingerprint(model_dir)
 
 
+def run_precision(config: RunConfig) -> PrecisionDecision:
+    """The run's precision decision (made at the entry point; library callers get one made from the engine settings)."""
+    return config.precision or decide_precision(config.engine.device, config.engine.dtype)
+
+
 def recorded_config(config: RunConfig, model_hash: str, data: TaskData) -> dict[str, Any]:
     """The part of the configuration a resumed run must share with the original."""
     recorded = to_dict(config)
     recorded.pop("resume_run_id")
+    recorded.pop("precision")  # its probe figures vary run to run; the dtype and device it decided are in `engine`
     recorded["model_hash"], recorded["data_hashes"] = model_hash, dict(data.hashes)
     return recorded
 
@@ -75,10 +82,10 @@ def run_comparison(config: RunConfig) -> ComparisonOutcome:
     save_choice(config.paths.cache, config.task, session.choice)
     engine_section = dict(session.engine) | {"load_profile": to_dict(config.load), "adapter_cold_load_s": session.adapter_cold_load_s}
     if adapter and "merged" in config.adapter.serving:
-        merged_dir = merged_model(model_dir, adapter.path, config.paths.cache)
+        merged_dir = merged_model(model_dir, adapter.path, config.paths.cache, settings.dtype)
         engine_section["merged"] = dict(asyncio.run(serve_merged(plan, builder, settings, merged_dir, session.choice)))
     save(cache.folder, store, cache.batches, cache.parts)
-    sections = {"engine": engine_section, "data": data.section(), "environment": environment(config.engine.device),
+    sections = {"engine": engine_section, "data": data.section(), "environment": environment(run_precision(config), training_dtype(adapter)),
                 "baseline_cache": cache.record(bool(restored))}
     if adapter:
         sections["adapter"] = {"key": adapter.key, "path": str(adapter.path), "trained_here": adapter.trained_here, "manifest": dict(adapter.manifest),
@@ -122,12 +129,18 @@ def baseline_cache_for(config: RunConfig, model_hash: str, data: TaskData, setti
     return BaselineCache(cache_dir_for(config.paths.cache, config.task.id, key), key, parts, tuple(batches))
 
 
+def training_dtype(adapter: AdapterInfo | None) -> str | None:
+    """The dtype the adapter under test was trained in, as its manifest states (None without one)."""
+    precision = (adapter.manifest.get("train_precision") or {}) if adapter else {}
+    return precision.get("dtype") or precision.get("base_weights") if precision else None
+
+
 def adapter_for(config: RunConfig, model_dir: Path, data: TaskData) -> AdapterInfo | None:
     """The adapter under test, when any candidate uses one."""
     if not any(c.adapter for c in config.candidates):
         return None
     job = train_job(config.task, model_dir, config.paths.cache / "adapters" / config.task.id, data.training_records(),
-                    data.splits["dev"], config.task.train, config.engine.device, config.adapter.retrain)
+                    data.splits["dev"], config.task.train, run_precision(config), config.adapter.retrain)
     return provide_adapter(job, config.adapter.path)
 
 
@@ -138,6 +151,7 @@ def parity_check(config: RunConfig, model_dir: Path, adapter: AdapterInfo, build
     label = candidate.id if "dynamic" in config.adapter.serving else merged_label(candidate.id)
     sample = list(data.splits["test"])[: config.adapter.parity_sample]
     requests = builder.build(candidate, config.task.prompts.adapter, sample, "parity")
-    reference = peft_greedy(model_dir, adapter.path, {rid: r.prompt_token_ids for rid, r in requests.items()}, candidate.decoding.max_tokens)
+    prompts = {rid: r.prompt_token_ids for rid, r in requests.items()}
+    reference = peft_greedy(model_dir, adapter.path, prompts, candidate.decoding.max_tokens, config.engine.dtype)
     served = {rid: p.text for rid, p in store.predictions(label, "test").items() if rid in reference}
     return parity(reference, served) | {"served_label": label}

@@ -1,7 +1,7 @@
 """Fold an adapter into a copy of its base model, for the merged serving pattern.
 
 peft's `merge_and_unload` produces an ordinary model folder that an engine with the same settings
-serves at base-model speed. The copy is cached by the adapter's content, so it is made once per
+serves at base-model speed. The merge runs in the run's dtype (its precision decision). The copy is cached by the adapter's content, so it is made once per
 adapter. This module knows nothing of engines or candidates.
 """
 
@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import shutil
 from pathlib import Path
+
+from harness.precision import torch_dtype
 
 
 def adapter_digest(adapter_dir: Path) -> str:
@@ -20,17 +22,16 @@ def adapter_digest(adapter_dir: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def merged_model(model_dir: Path, adapter_dir: Path, cache_dir: Path) -> Path:
-    """The merged copy of base + adapter (made once, then reused)."""
-    target = cache_dir / "merged" / adapter_digest(adapter_dir)
+def merged_model(model_dir: Path, adapter_dir: Path, cache_dir: Path, dtype: str) -> Path:
+    """The merged copy of base + adapter in the run's `dtype` (made once per adapter and dtype, then reused)."""
+    target = cache_dir / "merged" / f"{adapter_digest(adapter_dir)}-{dtype}"
     if (target / "config.json").is_file():
         return target
-    import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     print(f"[merge] folding the adapter into a copy of the base model -> {target}", flush=True)
-    base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16)
+    base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch_dtype(dtype))
     merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
     staging = target.with_name(target.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)

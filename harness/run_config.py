@@ -12,6 +12,7 @@ from pathlib import Path
 
 from harness.cost import DEFAULT_PRICE_USD_PER_HOUR, TokenPrice
 from harness.engine.types import EngineSettings
+from harness.precision import PrecisionDecision
 from harness.predict import LoadProfile
 from harness.specs import CandidateSpec, TaskSpec
 
@@ -77,3 +78,4 @@ class RunConfig:
     resume_run_id: str | None = None
     reuse_baseline: bool = False
     seed: int = 13
+    precision: PrecisionDecision | None = None  # the run's device/dtype decision (EngineSettings carries the dtype)

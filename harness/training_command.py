@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from harness.adapter_source import train_job
-from harness.cli_options import project_paths, resolve_device, resolve_task, tracking_uri
+from harness.cli_options import project_paths, resolve_precision, resolve_task, tracking_uri
 from harness.data_stage import provide_data
 from harness.model_prep import check_causal_lm, prepare_default_model
 from harness.run_config import DataOptions
@@ -30,7 +30,7 @@ def run_training(args: argparse.Namespace) -> Path:
     check_causal_lm(model_dir)
     data = provide_data(task, paths.cache, DataOptions(args.data, args.test_from, args.synthetic), AutoTokenizer.from_pretrained(str(model_dir)))
     job = train_job(task, model_dir, paths.cache / "adapters" / task.id, data.training_records(), data.splits["dev"], task.train,
-                    resolve_device(args.device), args.retrain)
+                    resolve_precision(args), args.retrain)
     folder = train_adapter(job)
     manifest = json.loads((folder / "manifest.json").read_text())
     print(f"adapter: {folder}\n  key {manifest['key']}  train_loss {manifest['train_loss']:.4f}  dev_loss {manifest['dev_loss']:.4f}  "

@@ -108,7 +108,7 @@ def test_nested_error_uses_file_colon_field_form(tasks_root: Path) -> None:
     ("  rank: 16", "  rank: sixteen", "train.rank", "expected int, got 'sixteen'"),
     ("  rank: 16", "  rank: true", "train.rank", "expected int, got True"),
     ("  seed: 13", "  seed: 1.5", "data.seed", "expected int, got 1.5"),
-    ("splits: {train: 160,", "splits: {train: many,", "data.splits.train", "expected int, got 'many'"),
+    ("splits: {train: 64,", "splits: {train: many,", "data.splits.train", "expected int, got 'many'"),
     ("  variants: [extract_plain, extract_schema, extract_rules]", "  variants: extract_plain", "prompts.variants",
      "expected a list, got 'extract_plain'"),
     ("  parties: party_set", "  parties: [party_set]", "fields.parties", "expected str"),

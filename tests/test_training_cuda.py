@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from harness.model_prep import default_model_dir
 from harness.specs import TrainSpec
 from harness.training.adapter_store import read_manifest
 from harness.training.examples import TrainingExample
 from harness.training.train import TrainJob, train_adapter
 
-MODEL_DIR = Path(__file__).resolve().parents[1] / ".cache" / "models" / "smollm2-135m-instruct"
+MODEL_DIR = default_model_dir(Path(__file__).resolve().parents[1] / ".cache")
 SETTINGS = TrainSpec(rank=4, alpha=8, max_steps=3, batch_size=2, eval_every_steps=2, warmup_ratio=0.0)
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]

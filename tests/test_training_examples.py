@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 from transformers import AutoTokenizer
 
+from harness.model_prep import default_model_dir
 from harness.training.batches import BUCKET_BATCHES, collate, plan_epoch, plan_eval
 from harness.training.examples import IGNORE, TrainingExample, dataset_hash, examples_hash, tokenize_example, tokenize_examples
 
-MODEL_DIR = Path(__file__).resolve().parents[1] / ".cache" / "models" / "smollm2-135m-instruct"
+MODEL_DIR = default_model_dir(Path(__file__).resolve().parents[1] / ".cache")
 TARGET = '{"parties": ["Acme Corp", "Zorblax Inc"], "governing_law": "Delaware"}'
 
 

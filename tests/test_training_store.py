@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.model_prep import default_model_dir
+from harness.precision import decide_precision
 from harness.errors import HarnessError
 from harness.specs import TrainSpec
 from harness.training.adapter_store import ADAPTER_FILES, adapter_key, find_adapter, publish, read_manifest, staging_dir
@@ -15,7 +17,7 @@ from harness.training.examples import TrainingExample
 from harness.training.precision import choose_precision
 from harness.training.train import TrainJob, check_settings, train_adapter
 
-MODEL_DIR = Path(__file__).resolve().parents[1] / ".cache" / "models" / "smollm2-135m-instruct"
+MODEL_DIR = default_model_dir(Path(__file__).resolve().parents[1] / ".cache")
 PARTS = ("base" * 16, "data" * 16, "Extract the contract fields as JSON.", TrainSpec())
 
 
@@ -69,12 +71,13 @@ def test_publish_moves_a_complete_folder_into_place_and_replaces_an_old_one(tmp_
 
 
 def test_qlora_on_the_cpu_is_an_error_that_says_how_to_get_plain_lora(tmp_path):
+    cpu = decide_precision("cpu")
     with pytest.raises(HarnessError) as caught:
-        choose_precision(TrainSpec(quantization="qlora"), "cpu")
+        choose_precision(TrainSpec(quantization="qlora"), cpu)
     assert "CUDA" in caught.value.what and "quantization: none" in caught.value.fix
-    assert choose_precision(TrainSpec(), "cpu").quantization == "none"
+    assert choose_precision(TrainSpec(), cpu).quantization == "none"
     with pytest.raises(HarnessError, match="unknown quantization"):
-        choose_precision(TrainSpec(quantization="int8"), "cpu")
+        choose_precision(TrainSpec(quantization="int8"), cpu)
     example = TrainingExample([{"role": "user", "content": "x"}], "{}")
     job = TrainJob(MODEL_DIR, tmp_path, [example], [example], "p", TrainSpec(quantization="qlora"), device="cpu")
     with pytest.raises(HarnessError, match="CUDA"):

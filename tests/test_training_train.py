@@ -10,13 +10,15 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from harness.model_prep import default_model_dir
+from harness.precision import decide_precision
 from harness.specs import TrainSpec
 from harness.training.adapter_store import find_adapter, key_of, read_manifest, staging_dir
 from harness.training.examples import TrainingExample
 from harness.training.loop import TrainingInterrupted
 from harness.training.train import TrainJob, job_key, train_adapter
 
-MODEL_DIR = Path(__file__).resolve().parents[1] / ".cache" / "models" / "smollm2-135m-instruct"
+MODEL_DIR = default_model_dir(Path(__file__).resolve().parents[1] / ".cache")
 PROMPT = "Extract the contract fields as JSON."
 SETTINGS = TrainSpec(rank=4, alpha=8, max_steps=4, batch_size=2, eval_every_steps=2, warmup_ratio=0.0, learning_rate=1e-3)
 
@@ -50,8 +52,14 @@ def test_manifest_records_inputs_settings_and_sane_measurements(trained):
     assert manifest["base_model"] == str(MODEL_DIR) and len(manifest["base_model_hash"]) == 64
     assert manifest["dataset_hash"] == manifest["key_parts"]["dataset_hash"]
     assert manifest["settings"]["rank"] == 4 and manifest["settings"]["max_steps"] == 4
-    assert manifest["train_precision"] == {"device": "cpu", "base_weights": "bfloat16", "adapter_weights": "float32",
-                                           "compute": "bfloat16 autocast", "quantization": "none", "bitsandbytes": None}
+    decided = decide_precision("cpu")  # this machine's own decision: float32 unless its CPU computes bfloat16 natively
+    autocast = None if decided.dtype == "float32" else decided.dtype
+    assert manifest["train_precision"] == {"device": "cpu", "base_weights": decided.dtype, "adapter_weights": "float32",
+                                           "compute": f"{autocast} autocast" if autocast else "float32 (no autocast)",
+                                           "quantization": "none", "bitsandbytes": None, "dtype": decided.dtype, "autocast": autocast}
+    assert manifest["key_parts"]["train_dtype"] == decided.dtype
+    trained_at = manifest["trained_at"]
+    assert trained_at["dtype"] == decided.dtype and trained_at["cpu"]["model"] and trained_at["probe"]["float32_gflops"] > 0
     assert manifest["examples"]["train"] == {"used": 6, "truncated": 0, "without_target": 0}
     assert manifest["steps"] == 4 and manifest["train_seconds"] > 0 and manifest["tokens_per_second"] > 0
     assert manifest["tokens_seen"] == pytest.approx(manifest["tokens_per_second"] * manifest["train_seconds"], rel=0.01)

@@ -8,7 +8,9 @@ nothing of tasks, prompts or scoring.
 
 from __future__ import annotations
 
+import os
 import time
+from dataclasses import asdict
 from typing import Any, Mapping
 
 from harness.engine.types import EngineSettings, GenerationRequest, GenerationResult
@@ -23,6 +25,8 @@ class InProcessEngine:
 
         self.settings = settings
         self._adapters: dict[str, Any] = {}
+        # vLLM spawns its engine core from this process: the preloads must be in its environment at exec.
+        os.environ.update(settings.runtime.environment(os.environ))
         args = AsyncEngineArgs(**engine_kwargs(settings))
         self._engine = AsyncLLM.from_engine_args(args)
 
@@ -65,7 +69,7 @@ class InProcessEngine:
         )
 
     def describe(self) -> Mapping[str, Any]:
-        return {"mode": "inprocess", "engine_args": engine_kwargs(self.settings)}
+        return {"mode": "inprocess", "engine_args": engine_kwargs(self.settings), "runtime": asdict(self.settings.runtime)}
 
     def close(self) -> None:
         """Shut the engine down and drop it now (not at interpreter exit, when vLLM's cleanup fails)."""

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from typing import Any, Mapping
 
 import httpx
@@ -63,7 +65,7 @@ class ServerEngine:
             port = free_port()
             command = server_command(settings, port, adapters)
             print(f"[engine] starting vLLM server on 127.0.0.1:{port}", flush=True)
-            engine = cls(settings, f"http://127.0.0.1:{port}", subprocess.Popen(command), command)
+            engine = cls(settings, f"http://127.0.0.1:{port}", subprocess.Popen(command, env=os.environ | settings.runtime.environment(os.environ)), command)
         await engine.wait_ready()
         return engine
 
@@ -125,7 +127,7 @@ class ServerEngine:
 
     def describe(self) -> Mapping[str, Any]:
         return {"mode": "server", "url": self.url, "engine_args": engine_kwargs(self.settings) if self._process else None,
-                "server_command": self._command}
+                "server_command": self._command, "runtime": asdict(self.settings.runtime) if self._process else None}
 
     def close(self) -> None:
         if self._process and self._process.poll() is None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Protocol
 
+from harness.engine.runtime import EngineRuntime
+
 
 @dataclass(frozen=True)
 class EngineSettings:
@@ -17,7 +19,7 @@ class EngineSettings:
 
     model_dir: str
     device: str = "cpu"
-    dtype: str = "bfloat16"
+    dtype: str = "float32"  # set from the run's precision decision (harness.precision)
     max_model_len: int = 4096
     max_lora_rank: int = 16
     max_num_seqs: int = 16
@@ -25,6 +27,7 @@ class EngineSettings:
     gpu_memory_utilization: float = 0.5
     seed: int = 0
     enforce_eager: bool = True
+    runtime: EngineRuntime = EngineRuntime()
 
 
 @dataclass(frozen=True)

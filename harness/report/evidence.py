@@ -148,11 +148,12 @@ def data_section(summary: Mapping[str, Any], data_card: str) -> Section:
 
 
 def environment_section(summary: Mapping[str, Any]) -> Section:
-    """Machine, device, commit, engine settings and package versions."""
+    """Machine, CPU, precision decision, commit, engine settings and package versions."""
     environment, engine = required(summary, "environment"), required(summary, "engine")
     return Section("Environment", (
         _pairs(("run", "value"), {"machine": environment["machine"],
                                   "device": environment["device"],
+                                  **precision_rows(environment),
                                   "git commit": environment["git_commit"],
                                   "created at": summary["created_at"],
                                   "engine mode": engine["mode"],
@@ -160,6 +161,19 @@ def environment_section(summary: Mapping[str, Any]) -> Section:
         _pairs(("engine argument", "value"), required(summary, "engine", "engine_args")),
         _pairs(("package", "version"), required(summary, "environment", "versions")),
     ))
+
+
+def precision_rows(environment: Mapping[str, Any]) -> dict[str, Any]:
+    """The CPU, its precision-relevant flags, the dtypes used and why, and the matmul probe's figures."""
+    cpu, precision = environment.get("cpu") or {}, environment.get("precision") or {}
+    probe = precision.get("probe") or {}
+    flags = ", ".join(name for name, present in (cpu.get("flags") or {}).items() if present) or "none of the relevant ones"
+    return {"CPU": cpu.get("model", "not recorded"), "CPU flags": flags,
+            "torch CPU capability": environment.get("torch_cpu_capability", "not recorded"),
+            "engine dtype": (environment.get("dtype") or {}).get("engine", "not recorded"),
+            "training dtype": (environment.get("dtype") or {}).get("training") or "not recorded (adapter given without a manifest)",
+            "precision decision": precision.get("reason", "not recorded"),
+            "matmul probe (GFLOP/s)": f"float32 {probe['float32_gflops']}, bfloat16 {probe['bfloat16_gflops']}" if probe else "not recorded"}
 
 
 def evidence_sections(summary: Mapping[str, Any], data_card: str) -> list[Section]:

@@ -20,24 +20,25 @@ from typing import Any, Iterable
 from harness.errors import HarnessError
 from harness.specs import TrainSpec, to_dict
 
-KEY_SCHEME = 1
+KEY_SCHEME = 2
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "manifest.json", "history.jsonl")
 
 
-def key_parts(base_model_hash: str, dataset_hash: str, prompt_template: str, settings: TrainSpec) -> dict[str, Any]:
-    """The inputs an adapter is keyed by, as recorded in its manifest."""
+def key_parts(base_model_hash: str, dataset_hash: str, prompt_template: str, settings: TrainSpec, train_dtype: str = "float32") -> dict[str, Any]:
+    """The inputs an adapter is keyed by, as recorded in its manifest (the training dtype among them)."""
     return {
         "key_scheme": KEY_SCHEME,
         "base_model_hash": base_model_hash,
         "dataset_hash": dataset_hash,
         "prompt_template": prompt_template,
         "settings": to_dict(settings),
+        "train_dtype": train_dtype,
     }
 
 
-def adapter_key(base_model_hash: str, dataset_hash: str, prompt_template: str, settings: TrainSpec) -> str:
+def adapter_key(base_model_hash: str, dataset_hash: str, prompt_template: str, settings: TrainSpec, train_dtype: str = "float32") -> str:
     """sha256 of the canonical JSON of `key_parts`: equal inputs, equal key; any change, a new key."""
-    return key_of(key_parts(base_model_hash, dataset_hash, prompt_template, settings))
+    return key_of(key_parts(base_model_hash, dataset_hash, prompt_template, settings, train_dtype))
 
 
 def key_of(parts: dict[str, Any]) -> str:

@@ -52,6 +52,7 @@ class LoopParts:
     checkpoint_every_steps: int
     stop_after_steps: int | None
     progress: bool
+    autocast: str | None = None
 
 
 def run_loop(parts: LoopParts, state: TrainState) -> TrainState:
@@ -93,7 +94,7 @@ def _optimizer_step(parts: LoopParts, micro_batches: list[list[int]]) -> tuple[f
     targets = sum(b.target_tokens for b in batches)
     total = 0.0
     for batch in batches:
-        loss_sum = target_loss_sum(parts.model, batch, parts.device)
+        loss_sum = target_loss_sum(parts.model, batch, parts.device, parts.autocast)
         (loss_sum / targets).backward()
         total += float(loss_sum.detach())
     trainable = [p for p in parts.model.parameters() if p.requires_grad]
@@ -112,7 +113,7 @@ def _evaluation_row(parts: LoopParts, state: TrainState) -> dict[str, Any]:
 
 def _evaluate_and_track(parts: LoopParts, state: TrainState) -> float:
     """Measure the dev loss; remember the best step (and its weights when early stopping is on)."""
-    dev_loss = evaluate_loss(parts.model, parts.dev, parts.settings.batch_size, parts.pad_id, parts.device)
+    dev_loss = evaluate_loss(parts.model, parts.dev, parts.settings.batch_size, parts.pad_id, parts.device, parts.autocast)
     patience = parts.settings.early_stopping_patience
     if state.best_dev_loss is None or dev_loss < state.best_dev_loss:
         state.best_dev_loss, state.best_step, state.evals_since_best = dev_loss, state.step, 0

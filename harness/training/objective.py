@@ -19,10 +19,13 @@ from harness.training.batches import Batch, collate, plan_eval
 from harness.training.examples import IGNORE, TokenizedSet
 
 
-def target_loss_sum(model: Any, batch: Batch, device: str) -> torch.Tensor:
-    """Summed cross-entropy over the batch's answer tokens (divide by `batch.target_tokens`)."""
+def target_loss_sum(model: Any, batch: Batch, device: str, autocast: str | None = None) -> torch.Tensor:
+    """Summed cross-entropy over the batch's answer tokens (divide by `batch.target_tokens`).
+
+    `autocast` names the dtype the passes autocast to (the run's precision), or None for none."""
     causal_lm = model.get_base_model()
-    with torch.autocast(device_type=device, dtype=torch.bfloat16):
+    dtype = getattr(torch, autocast) if autocast else torch.float32
+    with torch.autocast(device_type=device, dtype=dtype, enabled=autocast is not None):
         hidden = causal_lm.get_decoder()(
             input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False
         ).last_hidden_state
@@ -32,7 +35,7 @@ def target_loss_sum(model: Any, batch: Batch, device: str) -> torch.Tensor:
     return F.cross_entropy(logits.float(), targets[scored], reduction="sum")
 
 
-def evaluate_loss(model: Any, dataset: TokenizedSet, batch_size: int, pad_id: int, device: str) -> float:
+def evaluate_loss(model: Any, dataset: TokenizedSet, batch_size: int, pad_id: int, device: str, autocast: str | None = None) -> float:
     """Mean answer-token loss over a whole split, with dropout off."""
     was_training = model.training
     model.eval()
@@ -41,7 +44,7 @@ def evaluate_loss(model: Any, dataset: TokenizedSet, batch_size: int, pad_id: in
     with torch.no_grad():
         for indices in plan_eval(lengths, batch_size):
             batch = collate([dataset.examples[i] for i in indices], pad_id, device)
-            total += float(target_loss_sum(model, batch, device))
+            total += float(target_loss_sum(model, batch, device, autocast))
             count += batch.target_tokens
     model.train(was_training)
     return total / count

@@ -1,10 +1,11 @@
 """Decide where and at what precision an adapter trains, and load the base model that way.
 
-The device is CUDA when torch sees one, else the CPU; an explicit `device` overrides. Both devices
-keep the frozen base in bfloat16, the LoRA weights (the only trained ones) in float32, and run the
-forward and backward passes under bfloat16 autocast (on this CPU that measured as fast as float32
-master weights with autocast, and faster than plain float32). QLoRA loads the base in 4-bit NF4
-through bitsandbytes with bfloat16 compute and double quantization, then runs peft's
+The device and dtype come from the run's one precision decision (harness.precision): the frozen
+base is loaded in that dtype and the LoRA weights (the only trained ones) are kept in float32. In
+float32 the passes run without autocast; in bfloat16 or float16 they run under autocast to that
+dtype (bfloat16 is chosen only where the hardware computes it natively: emulated bf16 on an AVX2
+CPU measured 90x slower than float32). QLoRA loads the base in 4-bit NF4 through bitsandbytes with
+bfloat16 (or float16) compute and double quantization, then runs peft's
 `prepare_model_for_kbit_training`; it needs CUDA, and asking for it elsewhere is an error, never a
 quiet switch to plain LoRA. The chosen precision is returned as a record for the manifest. This
 module knows nothing of examples, the training loop or the adapter store.
@@ -19,6 +20,7 @@ from typing import Any
 import torch
 
 from harness.errors import HarnessError
+from harness.precision import PrecisionDecision, torch_dtype
 from harness.specs import TrainSpec
 
 QUANTIZATIONS = ("none", "qlora")
@@ -40,36 +42,32 @@ class TrainPrecision:
     compute: str
     quantization: str
     bitsandbytes: dict[str, Any] | None = None
+    dtype: str = "float32"
+    autocast: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def resolve_device(device: str | None) -> str:
-    """'cuda' if available (or asked for and present), 'cpu' if asked for or no GPU is visible."""
-    if device is None:
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device not in ("cpu", "cuda"):
-        raise HarnessError(f"unknown device '{device}'", "--device", "use cpu or cuda")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise HarnessError("CUDA was asked for but torch sees no GPU", "--device", "drop --device to train on the CPU")
-    return device
-
-
-def choose_precision(settings: TrainSpec, device: str) -> TrainPrecision:
-    """The precision to train at on `device`; QLoRA off CUDA is a HarnessError."""
+def choose_precision(settings: TrainSpec, decision: PrecisionDecision) -> TrainPrecision:
+    """The precision to train at under the run's decision; QLoRA off CUDA is a HarnessError."""
     if settings.quantization not in QUANTIZATIONS:
         raise HarnessError(f"unknown quantization '{settings.quantization}'", "train.quantization", f"use one of {QUANTIZATIONS}")
+    device, dtype = decision.device, decision.dtype
+    autocast = None if dtype == "float32" else dtype
+    compute = f"{dtype} autocast" if autocast else "float32 (no autocast)"
     if settings.quantization == "none":
-        return TrainPrecision(device, "bfloat16", "float32", "bfloat16 autocast", "none")
+        return TrainPrecision(device, dtype, "float32", compute, "none", dtype=dtype, autocast=autocast)
     if device != "cuda":
         raise HarnessError(
             "QLoRA (4-bit NF4 through bitsandbytes) needs a CUDA GPU, and this run is on the CPU",
             "train.quantization",
             "set quantization: none in the task's train settings (or pass --quantization none) for plain LoRA",
         )
+    compute_dtype = "bfloat16" if dtype == "bfloat16" else "float16"
     base = "nf4 4-bit linear layers (bitsandbytes); embeddings, norms and lm_head float32; gradient checkpointing"
-    return TrainPrecision(device, base, "float32", "bfloat16 autocast", "qlora", dict(NF4_SETTINGS))
+    return TrainPrecision(device, base, "float32", f"{compute_dtype} autocast", "qlora",
+                          dict(NF4_SETTINGS, bnb_4bit_compute_dtype=compute_dtype), dtype=compute_dtype, autocast=compute_dtype)
 
 
 def load_base_model(model_dir: Path, precision: TrainPrecision) -> Any:
@@ -77,19 +75,20 @@ def load_base_model(model_dir: Path, precision: TrainPrecision) -> Any:
     from transformers import AutoModelForCausalLM
 
     if precision.quantization == "qlora":
-        return _load_4bit(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.bfloat16)
+        return _load_4bit(model_dir, precision)
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch_dtype(precision.dtype))
     _check_plain_logits(model, model_dir)
     return model.to(precision.device)
 
 
-def _load_4bit(model_dir: Path) -> Any:
+def _load_4bit(model_dir: Path, precision: TrainPrecision) -> Any:
     from peft import prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    settings = dict(NF4_SETTINGS, bnb_4bit_compute_dtype=torch.bfloat16)
+    compute = torch_dtype(precision.dtype)
+    settings = dict(NF4_SETTINGS, bnb_4bit_compute_dtype=compute)
     model = AutoModelForCausalLM.from_pretrained(
-        str(model_dir), quantization_config=BitsAndBytesConfig(**settings), dtype=torch.bfloat16, device_map={"": 0}
+        str(model_dir), quantization_config=BitsAndBytesConfig(**settings), dtype=compute, device_map={"": 0}
     )
     _check_plain_logits(model, model_dir)
     return prepare_model_for_kbit_training(model, use_gradient_checkpointing=True, gradient_checkpointing_kwargs={"use_reentrant": False})

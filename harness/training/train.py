@@ -33,7 +33,8 @@ from harness.training.batches import plan_epoch
 from harness.training.checkpoint import TrainState, load_latest_checkpoint
 from harness.training.examples import TokenizedSet, TrainingExample, dataset_hash, examples_hash, tokenize_examples
 from harness.training.loop import MAX_GRAD_NORM, LoopParts, run_loop
-from harness.training.precision import TrainPrecision, choose_precision, load_base_model, peak_memory_bytes, resolve_device
+from harness.precision import PrecisionDecision, decide_precision
+from harness.training.precision import TrainPrecision, choose_precision, load_base_model, peak_memory_bytes
 
 LR_SCHEDULES = {"linear": "linear", "cosine": "cosine", "constant": "constant_with_warmup"}
 WEIGHT_DECAY = 0.0
@@ -41,7 +42,8 @@ WEIGHT_DECAY = 0.0
 
 @dataclass(frozen=True)
 class TrainJob:
-    """Everything one training needs. `stop_after_steps` simulates a crash after that step (tests)."""
+    """Everything one training needs. `precision` is the run's decision (made from `device` when absent);
+    `stop_after_steps` simulates a crash after that step (tests)."""
 
     base_model_dir: Path
     store_dir: Path
@@ -51,20 +53,26 @@ class TrainJob:
     settings: TrainSpec
     device: str | None = None
     retrain: bool = False
+    precision: PrecisionDecision | None = None
     checkpoint_every_steps: int = 10
     progress: bool = True
     stop_after_steps: int | None = None
 
 
-def job_key_parts(job: TrainJob) -> dict[str, Any]:
-    """What the job's adapter is keyed by (recorded in its manifest as `key_parts`)."""
+def job_key_parts(job: TrainJob, precision: TrainPrecision) -> dict[str, Any]:
+    """What the job's adapter is keyed by (recorded in its manifest as `key_parts`); the training dtype included."""
     base_hash = model_fingerprint(job.base_model_dir)
-    return key_parts(base_hash, dataset_hash(_limited(job), job.dev), job.prompt_template, job.settings)
+    return key_parts(base_hash, dataset_hash(_limited(job), job.dev), job.prompt_template, job.settings, precision.dtype)
 
 
 def job_key(job: TrainJob) -> str:
     """The job's adapter key: what `find_adapter(job.store_dir, key)` looks up."""
-    return key_of(job_key_parts(job))
+    return key_of(job_key_parts(job, choose_precision(job.settings, job_decision(job))))
+
+
+def job_decision(job: TrainJob) -> PrecisionDecision:
+    """The run's precision decision, or one made now from `job.device` (library callers)."""
+    return job.precision or decide_precision(job.device or "auto")
 
 
 def train_adapter(job: TrainJob) -> Path:
@@ -72,9 +80,9 @@ def train_adapter(job: TrainJob) -> Path:
     check_settings(job.settings)
     if not job.train or not job.dev:
         raise HarnessError("training needs at least one train and one dev example", "training data", "build the task's data first")
-    device = resolve_device(job.device)
-    precision = choose_precision(job.settings, device)
-    parts = job_key_parts(job)
+    decision = job_decision(job)
+    precision = choose_precision(job.settings, decision)
+    parts = job_key_parts(job, precision)
     key = key_of(parts)
     found = None if job.retrain else find_adapter(job.store_dir, key)
     if found is not None:
@@ -83,7 +91,7 @@ def train_adapter(job: TrainJob) -> Path:
     staging = staging_dir(job.store_dir, key)
     if job.retrain:
         shutil.rmtree(staging, ignore_errors=True)
-    built = _train_into(job, parts, precision, staging)
+    built = _train_into(job, parts, (decision, precision), staging)
     return publish(built, job.store_dir, key)
 
 
@@ -113,10 +121,11 @@ def _limited(job: TrainJob) -> Sequence[TrainingExample]:
     return job.train[:limit] if limit is not None else job.train
 
 
-def _train_into(job: TrainJob, keyed: dict[str, Any], precision: TrainPrecision, staging: Path) -> Path:
+def _train_into(job: TrainJob, keyed: dict[str, Any], precisions: tuple[PrecisionDecision, TrainPrecision], staging: Path) -> Path:
     """Train (resuming if a checkpoint exists) and write the adapter folder under `staging`."""
     from transformers import AutoTokenizer
 
+    decision, precision = precisions
     _seed_everything(job.settings.seed)
     tokenizer = AutoTokenizer.from_pretrained(str(job.base_model_dir))
     train = tokenize_examples(tokenizer, _limited(job), job.settings.max_seq_tokens, "train")
@@ -134,7 +143,7 @@ def _train_into(job: TrainJob, keyed: dict[str, Any], precision: TrainPrecision,
     shutil.rmtree(built, ignore_errors=True)
     parts.model.save_pretrained(str(built))
     write_history(built / "history.jsonl", state.history)
-    write_json(built / "manifest.json", _manifest(job, keyed, precision, (train, dev), state))
+    write_json(built / "manifest.json", _manifest(job, keyed, precisions, (train, dev), state))
     return built
 
 
@@ -161,7 +170,7 @@ def _loop_parts(job: TrainJob, precision: TrainPrecision, staging: Path, train: 
     scheduler = get_scheduler(LR_SCHEDULES[settings.lr_schedule], optimizer,
                               num_warmup_steps=math.ceil(settings.warmup_ratio * total), num_training_steps=total)
     return LoopParts(model, optimizer, scheduler, train, dev, settings, precision.device, pad_id, staging,
-                     total, job.checkpoint_every_steps, job.stop_after_steps, job.progress)
+                     total, job.checkpoint_every_steps, job.stop_after_steps, job.progress, precision.autocast)
 
 
 def _total_steps(settings: TrainSpec, lengths: list[int]) -> int:
@@ -171,7 +180,9 @@ def _total_steps(settings: TrainSpec, lengths: list[int]) -> int:
     return max(1, math.ceil(settings.epochs * per_epoch / settings.grad_accum))
 
 
-def _manifest(job: TrainJob, parts: dict[str, Any], precision: TrainPrecision, data: tuple[TokenizedSet, TokenizedSet], state: TrainState) -> dict[str, Any]:
+def _manifest(job: TrainJob, parts: dict[str, Any], precisions: tuple[PrecisionDecision, TrainPrecision],
+              data: tuple[TokenizedSet, TokenizedSet], state: TrainState) -> dict[str, Any]:
+    decision, precision = precisions
     train, dev = data
     dev_rows = [row for row in state.history if row["dev_loss"] is not None]
     kept_step = state.best_step if job.settings.early_stopping_patience else state.step
@@ -187,6 +198,7 @@ def _manifest(job: TrainJob, parts: dict[str, Any], precision: TrainPrecision, d
         "settings": to_dict(job.settings),
         "trainer": {"optimizer": "AdamW", "weight_decay": WEIGHT_DECAY, "max_grad_norm": MAX_GRAD_NORM, "loss": "answer tokens and end-of-turn only"},
         "train_precision": precision.to_dict(),
+        "trained_at": decision.to_dict(),
         "steps": state.step,
         "kept_step": kept_step,
         "stopped_early": state.stopped_early,

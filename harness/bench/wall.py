@@ -1,6 +1,6 @@
 """Measure a command's wall time and peak memory (its whole process tree) and write them to a file.
 
-`python3 -m harness.benchmark --label NAME -- make compare TASK=contract_extraction` runs the
+`python3 -m harness.bench.wall --label NAME -- make compare TASK=contract_extraction` runs the
 command, samples the resident memory of the command and every descendant (vLLM's engine runs in
 child processes) once a second from /proc, and writes reports/benchmarks/<label>-<time>.json with
 the machine it ran on. Standard library only, so it can time a first run before `.venv` exists.
@@ -52,13 +52,14 @@ def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} CPU cores, {memory:.0f} GiB memory, {platform.platform()}"
 
 
-def measure(command: list[str], interval_s: float = 1.0) -> dict:
+def measure(command: list[str], interval_s: float = 1.0, cwd: Path | None = None, env: dict[str, str] | None = None) -> dict:
+    """Run `command` (in `cwd`, with `env` added) and return its wall time and peak process-tree memory."""
     started, peak = time.monotonic(), 0
-    process = subprocess.Popen(command)
+    process = subprocess.Popen(command, cwd=cwd, env=os.environ | (env or {}))
     while process.poll() is None:
         peak = max(peak, tree_rss_bytes(process.pid))
         time.sleep(interval_s)
-    return {"command": command, "exit_code": process.returncode, "wall_seconds": round(time.monotonic() - started, 1),
+    return {"command": command, "cwd": str(cwd) if cwd else None, "exit_code": process.returncode, "wall_seconds": round(time.monotonic() - started, 1),
             "peak_tree_rss_bytes": peak, "peak_tree_rss_gib": round(peak / (1 << 30), 2), "sample_interval_s": interval_s,
             "machine": machine(), "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 

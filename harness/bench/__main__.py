@@ -1,0 +1,145 @@
+"""`make bench`: measure this machine and write reports/benchmarks/bench-<time>.json.
+
+Records the CPU (model, precision-relevant flags), torch's CPU capability, the precision decision
+and its matmul probe (on an AVX-512 machine also the probe with torch restricted to AVX2, which
+approximates the slow kind for torch code only: vLLM's own kernels are not restricted by it); the
+training throughput and peak RSS of a short real LoRA training; then, each in a process of its
+own, engine start and generation throughput for the engine runtime variants (preloads, thread
+binding, KV-cache size), for base, dynamic LoRA and merged serving, and raw vLLM `LLM.generate` on
+the same token-id prompts, with the harness/raw ratio. `--wall` adds the wall time and peak memory
+of whole commands (make test, a first and a second make compare), each from a fresh clone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from harness.bench.wall import machine, measure
+from harness.engine.runtime import engine_runtime, find_iomp
+from harness.model_prep import prepare_default_model
+from harness.precision import decide_precision
+
+ROOT = Path(__file__).resolve().parents[2]
+WALL_COMMANDS = {"make-test": ["make", "test"], "first-compare": ["make", "compare"], "second-compare": ["make", "compare"]}
+
+
+def run_json(command: list[str], env: dict[str, str] | None = None, marker: str = "BENCH-RESULT ") -> dict[str, Any]:
+    """Run a measuring subprocess and return the JSON it prints after `marker` (its exit code otherwise)."""
+    done = subprocess.run(command, cwd=ROOT, env=os.environ | (env or {}), capture_output=True, text=True)
+    for line in done.stdout.splitlines():
+        if line.startswith(marker):
+            return json.loads(line[len(marker):])
+    return {"error": f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ''}"}
+
+
+def torch_side() -> dict[str, Any]:
+    """The precision decision here, and (with AVX-512) the probe under torch's AVX2 restriction."""
+    decision = decide_precision("cpu").to_dict()
+    result: dict[str, Any] = {"decision": decision}
+    if decision["cpu"]["flags"].get("avx512f"):
+        code = ("import json; from harness.precision import decide_precision as d; "
+                "print('BENCH-RESULT ' + json.dumps(d('cpu').to_dict()))")
+        result["emulated_avx2"] = run_json([sys.executable, "-c", code], {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"})
+    return result
+
+
+def training(cache: Path) -> tuple[dict[str, Any], Path | None]:
+    """A short real LoRA training on synthetic excerpts: its throughput, peak RSS and adapter folder."""
+    command = [sys.executable, "-m", "harness.cli", "train", "contract_extraction", "--synthetic", "--cache-dir", str(cache),
+               "--train-size", "16", "--few-shot-pool-size", "4", "--dev-size", "4", "--test-size", "4", "--excerpt-tokens", "192",
+               "--max-steps", "4", "--no-mlflow"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    line = next((l for l in done.stdout.splitlines() if l.startswith("adapter: ")), None)
+    if line is None:
+        return {"error": done.stderr.strip()[-500:]}, None
+    folder = Path(line.split("adapter: ", 1)[1])
+    manifest = json.loads((folder / "manifest.json").read_text())
+    keep = ("tokens_per_second", "tokens_seen", "train_seconds", "peak_memory_bytes", "peak_memory_measure", "steps", "train_precision")
+    return {name: manifest[name] for name in keep}, folder
+
+
+def variants(model: Path, adapter: Path | None, merged: Path | None) -> dict[str, tuple[Path, list[str], dict[str, str]]]:
+    """Each generation variant: the model it serves, its extra arguments and the environment its process starts with.
+
+    `default` is the harness's own runtime (harness.engine.runtime); each `*_off`/`*_on` variant changes one knob of it."""
+    default = engine_runtime("cpu").environment({})
+    without_bind = {k: v for k, v in default.items() if k != "VLLM_CPU_OMP_THREADS_BIND"}
+    table = {"default": (model, [], default),
+             "preload_off": (model, [], {k: v for k, v in default.items() if k != "LD_PRELOAD"}),
+             "thread_bind_vllm_auto": (model, [], without_bind),
+             "kv_cache_2gib": (model, ["--kv-cache-gib", "2"], default),
+             "raw_vllm": (model, ["--engine", "raw"], default)}
+    if find_iomp() and "LD_PRELOAD" in default:
+        table["preload_iomp_on"] = (model, [], default | {"LD_PRELOAD": f"{default['LD_PRELOAD']}:{find_iomp()}"})
+    if adapter is not None:
+        table["dynamic_lora"] = (model, ["--adapter", str(adapter)], default)
+    if merged is not None:
+        table["merged"] = (merged, [], default)
+    return table
+
+
+def generation(model: Path, dtype: str, adapter: Path | None, merged: Path | None, only: set[str] | None) -> dict[str, Any]:
+    """Run every generation variant (or those in `only`), each in its own process; add the harness/raw ratio."""
+    results: dict[str, Any] = {}
+    for name, (served, extra, env) in variants(model, adapter, merged).items():
+        if only and name not in only:
+            continue
+        print(f"[bench] generation: {name}", flush=True)
+        command = [sys.executable, "-m", "harness.bench.generation", "--model", str(served), "--dtype", dtype, *extra]
+        results[name] = run_json(command, env) | {"environment": env}
+    if "base" in results.get("raw_vllm", {}) and "base" in results.get("default", {}):
+        harness_s, raw_s = results["default"]["base"]["seconds"], results["raw_vllm"]["base"]["seconds"]
+        results["harness_over_raw_seconds_ratio"] = round(harness_s / raw_s, 3)
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "benchmarks")
+    parser.add_argument("--only", help="comma-separated generation variants to run (default: all)")
+    parser.add_argument("--wall", default="", help=f"comma-separated whole commands to time: {', '.join(WALL_COMMANDS)}")
+    args = parser.parse_args()
+    result: dict[str, Any] = {"machine": machine(), "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    result["torch"] = torch_side()
+    dtype = result["torch"]["decision"]["dtype"]
+    model = prepare_default_model(ROOT / ".cache")
+    with tempfile.TemporaryDirectory() as folder:
+        result["training"], adapter = training(Path(folder) / "cache")
+        merged = None
+        if adapter is not None:
+            from harness.merge import merged_model
+
+            merged = merged_model(model, adapter, Path(folder) / "cache", dtype)
+        only = set(args.only.split(",")) if args.only else None
+        result["generation"] = generation(model, dtype, adapter, merged, only)
+    result["wall"] = {name: wall_in_fresh_clone(name) for name in filter(None, args.wall.split(","))}
+    result["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"bench-{result['finished_at'].replace(':', '')}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2) + f"\nwritten to {path}")
+    return 0
+
+
+def wall_in_fresh_clone(name: str) -> dict[str, Any]:
+    """Time one whole command in a fresh clone of this checkout's HEAD (second-compare reuses first-compare's clone)."""
+    clone = Path(tempfile.gettempdir()) / "harness-bench-clone"
+    if name != "second-compare":
+        subprocess.run(["rm", "-rf", str(clone)], check=True)
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    shared = ROOT.parent / "shared"
+    if shared.is_dir() and not (clone.parent / "shared").exists():
+        (clone.parent / "shared").symlink_to(shared)
+    return measure(WALL_COMMANDS[name], cwd=clone, env={"PIP_NO_CACHE_DIR": "1"} if name != "second-compare" else {})
+
+
+if __name__ == "__main__":
+    sys.exit(main())
