@@ -11,19 +11,26 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
-from typing import Callable, Sequence
+from typing import Callable, NoReturn, Sequence
 
 from harness.errors import HarnessError
 
 EXIT_OK, EXIT_VERDICT_FAIL, EXIT_ERROR = 0, 1, 2
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with its usage errors printed as the one `harness: error:` line every error gets."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_ERROR, f"harness: error: {self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from harness import commands
     from harness.cli_options import add_adapter, add_common, add_data, add_engine, add_gate, add_run, add_train
 
-    parser = argparse.ArgumentParser(prog="harness", description="Does a LoRA adapter beat prompting for this task?")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = OneLineParser(prog="harness", description="Does a LoRA adapter beat prompting for this task?")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     spec: dict[str, tuple[str, Callable, Sequence[Callable]]] = {
         "compare": ("run every candidate, score, compare, report, log to MLflow, print the verdict", commands.compare,
                     (add_data, add_engine, add_adapter, add_gate, add_train, add_run)),
