@@ -18,6 +18,7 @@ from harness.engine.types import EngineSettings
 from harness.errors import HarnessError
 from harness.predict import LoadProfile
 from harness.run_config import DEFAULT_CANDIDATES, AdapterOptions, DataOptions, Paths, RunConfig
+from harness.run_record import RESUME_UNFINISHED
 from harness.specs import MIN_EXCERPT_TOKENS, TaskSpec, load_candidate, load_task
 
 GATE_FLAGS = {"min_effect": float, "alpha": float, "schema_valid_margin": float, "latency_p95_ratio_margin": float, "cost_ceiling_usd_per_1k": float}
@@ -96,7 +97,8 @@ def add_train(parser: argparse.ArgumentParser) -> None:
 def add_run(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("run")
     group.add_argument("--candidates", default=",".join(DEFAULT_CANDIDATES), help="comma-separated candidate ids (files in candidates/)")
-    group.add_argument("--resume", nargs="?", const="latest", help="resume an interrupted run (latest, or a run id)")
+    group.add_argument("--resume", nargs="?", const=RESUME_UNFINISHED,
+                       help="resume an interrupted run: bare, the newest unfinished run of the task; or `latest`, or a run id")
     group.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///<root>/mlruns.db)")
     group.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
 
