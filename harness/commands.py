@@ -67,7 +67,8 @@ def print_results(summary: Mapping[str, Any], run_dir: Path) -> None:
     failed = {cid: entry["failures"]["request_failed"] for cid, entry in summary["candidates"].items() if entry["failures"]["request_failed"]}
     print(f"\nrequests failed (after retries): {sum(failed.values())}" + (f" {failed}" if failed else ""))
     verdict = summary["verdict"]
-    print(f"baseline (strongest prompt-only on dev): {verdict['baseline_candidate']}; adapter: {verdict['adapter_candidate']}")
+    adapter = verdict["adapter_candidate"] or "none (a prompt-only study)"
+    print(f"baseline (strongest prompt-only on dev): {verdict['baseline_candidate']}; adapter: {adapter}")
     for reason in verdict["reasons"]:
         print(f"  - {reason}")
     print(f"\nVERDICT: {verdict['decision']}")
