@@ -21,6 +21,7 @@ from harness.batch_store import BatchStore
 from harness.data_stage import TaskData, provide_data
 from harness.merge import merged_model
 from harness.model_prep import check_causal_lm, model_fingerprint, prepare_default_model
+from harness.engine.lifetime import guard
 from harness.engine.types import EngineSettings
 from harness.prompt_choice import choice_key, load_choice, save_choice
 from harness.prompts import template_source
@@ -68,6 +69,7 @@ def engine_identity(config: RunConfig, settings: EngineSettings) -> dict[str, An
 
 def run_comparison(config: RunConfig) -> ComparisonOutcome:
     check_run(config)
+    guard(config.paths.cache / "engines")
     model_dir, model_hash = provide_model(config)
     from transformers import AutoTokenizer
 

@@ -13,6 +13,7 @@ from harness.batch_store import BatchStore
 from harness.compare import engine_identity, provide_model
 from harness.data_stage import provide_data
 from harness.engine.factory import open_engine
+from harness.engine.lifetime import guard
 from harness.preflight import check_run
 from harness.prompt_choice import PromptChoice, choice_key, save_choice, tune_prompt
 from harness.requests import RequestBuilder
@@ -26,6 +27,7 @@ def run_prompt_search(config: RunConfig) -> PromptChoice:
     from transformers import AutoTokenizer
 
     check_run(config)
+    guard(config.paths.cache / "engines")
     model_dir, model_hash = provide_model(config)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     data = provide_data(config.task, config.paths.cache, config.data, tokenizer)

@@ -20,6 +20,7 @@ from typing import Any, Mapping
 import httpx
 
 from harness.engine.inprocess import engine_kwargs
+from harness.engine.lifetime import release, spawn
 from harness.engine.types import EngineSettings, GenerationRequest, GenerationResult
 from harness.errors import HarnessError
 from harness.redaction import redact_uri
@@ -84,7 +85,7 @@ class ServerEngine:
             port = free_port()
             command = server_command(settings, port, adapters)
             print(f"[engine] starting vLLM server on 127.0.0.1:{port}", flush=True)
-            engine = cls(settings, f"http://127.0.0.1:{port}", subprocess.Popen(command), command)
+            engine = cls(settings, f"http://127.0.0.1:{port}", spawn(command), command)
         try:
             await engine.wait_ready()
         except BaseException:
@@ -177,9 +178,5 @@ class ServerEngine:
                 "server_command": self._command}
 
     def close(self) -> None:
-        if self._process and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
+        if self._process:
+            release(self._process, grace_s=30.0)
