@@ -2,28 +2,38 @@
 
 Each subcommand resolves its configuration once (harness.cli_options), calls the stage modules,
 and maps outcomes to exit codes: 0 success (for `gate`: the adapter wins), 1 the gate's verdict
-is not a win, 2 a usage or harness error. A `HarnessError` prints as one line without a traceback;
+is not a win, 2 a usage or harness error. A `HarnessError` prints as one line without a traceback
+(secret environment values and URI credentials masked);
 an unexpected exception is a bug and prints its traceback, also with exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
-from typing import Callable, Sequence
+from typing import Callable, NoReturn, Sequence
 
 from harness.errors import HarnessError
+from harness.redaction import redact_text, secret_values
 
 EXIT_OK, EXIT_VERDICT_FAIL, EXIT_ERROR = 0, 1, 2
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with its usage errors printed as the one `harness: error:` line every error gets."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_ERROR, f"harness: error: {self.prog}: {message} (see `{self.prog} --help`)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     from harness import commands
     from harness.cli_options import add_adapter, add_common, add_data, add_engine, add_gate, add_run, add_train
 
-    parser = argparse.ArgumentParser(prog="harness", description="Does a LoRA adapter beat prompting for this task?")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = OneLineParser(prog="harness", description="Does a LoRA adapter beat prompting for this task?")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     spec: dict[str, tuple[str, Callable, Sequence[Callable]]] = {
         "compare": ("run every candidate, score, compare, report, log to MLflow, print the verdict", commands.compare,
                     (add_data, add_engine, add_adapter, add_gate, add_train, add_run)),
@@ -53,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except HarnessError as exc:
-        print(f"harness: error: {exc.one_line()}", file=sys.stderr)
+        print(f"harness: error: {redact_text(exc.one_line(), secret_values(os.environ))}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("harness: interrupted; rerun with --resume to continue", file=sys.stderr)

@@ -20,7 +20,8 @@ from harness.errors import HarnessError
 from harness.precision import PrecisionDecision, decide_precision
 from harness.predict import LoadProfile
 from harness.run_config import DEFAULT_CANDIDATES, AdapterOptions, DataOptions, Paths, RunConfig
-from harness.specs import TaskSpec, load_candidate, load_task
+from harness.run_record import RESUME_UNFINISHED
+from harness.specs import MIN_EXCERPT_TOKENS, TaskSpec, load_candidate, load_task
 
 GATE_FLAGS = {"min_effect": float, "alpha": float, "schema_valid_margin": float, "latency_p95_ratio_margin": float, "cost_ceiling_usd_per_1k": float}
 TRAIN_FLAGS = {"rank": int, "alpha": int, "dropout": float, "epochs": float, "max_steps": int, "learning_rate": float, "lr_schedule": str,
@@ -47,7 +48,7 @@ def add_data(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seed", type=int, help="data split seed (default: the task's data.seed)")
     for split in ("train", "few_shot_pool", "dev", "test"):
         group.add_argument(f"--{split.replace('_', '-')}-size", type=int, help=f"records in the {split} split (default: task.yaml)")
-    group.add_argument("--excerpt-tokens", type=int, help="excerpt length bound in model tokens (default: task.yaml)")
+    group.add_argument("--excerpt-tokens", type=int, help=f"excerpt length bound in model tokens, at least {MIN_EXCERPT_TOKENS} (default: task.yaml)")
 
 
 def add_engine(parser: argparse.ArgumentParser) -> None:
@@ -117,7 +118,8 @@ def add_train(parser: argparse.ArgumentParser) -> None:
 def add_run(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("run")
     group.add_argument("--candidates", default=",".join(DEFAULT_CANDIDATES), help="comma-separated candidate ids (files in candidates/)")
-    group.add_argument("--resume", nargs="?", const="latest", help="resume an interrupted run (latest, or a run id)")
+    group.add_argument("--resume", nargs="?", const=RESUME_UNFINISHED,
+                       help="resume an interrupted run: bare, the newest unfinished run of the task; or `latest`, or a run id")
     group.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///<root>/mlruns.db)")
     group.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
 
@@ -128,13 +130,14 @@ def overrides(args: argparse.Namespace, fields: dict[str, type], prefix: str = "
 
 def resolve_task(args: argparse.Namespace) -> TaskSpec:
     """The task spec with data, gate and training flags applied."""
+    check_bounds(args)
     paths = project_paths(args)
     task = load_task(paths.tasks, args.task)
     data_changes: dict[str, object] = {}
     sizes = {s: getattr(args, f"{s}_size", None) for s in ("train", "few_shot_pool", "dev", "test")}
     if any(v is not None for v in sizes.values()):
         data_changes["splits"] = {s: (v if v is not None else task.data.splits.get(s, 0)) for s, v in sizes.items()}
-    if getattr(args, "excerpt_tokens", None):
+    if getattr(args, "excerpt_tokens", None) is not None:
         data_changes["excerpt_tokens"] = args.excerpt_tokens
     if getattr(args, "seed", None) is not None:
         data_changes["seed"] = args.seed
@@ -202,3 +205,28 @@ def token_price(text: str | None) -> TokenPrice | None:
 def tracking_uri(args: argparse.Namespace, paths: Paths) -> str:
     """--tracking-uri, else $MLFLOW_TRACKING_URI, else the embedded SQLite store in the project."""
     return args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{paths.root / 'mlruns.db'}"
+
+
+# dest -> (flag, smallest allowed value, whether the value must be strictly greater than it)
+BOUNDS = {
+    "train_size": ("--train-size", 1, False), "few_shot_pool_size": ("--few-shot-pool-size", 1, False),
+    "dev_size": ("--dev-size", 1, False), "test_size": ("--test-size", 1, False),
+    "excerpt_tokens": ("--excerpt-tokens", MIN_EXCERPT_TOKENS, False),
+    "concurrency": ("--concurrency", 1, False), "warmup": ("--warmup", 0, False), "attempts": ("--attempts", 1, False),
+    "timeout": ("--timeout", 0, True), "kv_cache_gib": ("--kv-cache-gib", 0, True), "max_model_len": ("--max-model-len", 1, False),
+    "max_lora_rank": ("--max-lora-rank", 1, False), "parity_sample": ("--parity-sample", 0, False), "canaries": ("--canaries", 1, False),
+    "price_per_hour": ("--price-per-hour", 0, False), "train_rank": ("--rank", 1, False), "train_epochs": ("--epochs", 0, True),
+    "train_max_steps": ("--max-steps", 1, False), "train_learning_rate": ("--learning-rate", 0, True),
+    "train_batch_size": ("--batch-size", 1, False), "train_grad_accum": ("--grad-accum", 1, False),
+    "train_max_seq_tokens": ("--max-seq-tokens", 1, False), "train_train_limit": ("--train-limit", 1, False),
+}
+
+
+def check_bounds(args: argparse.Namespace) -> None:
+    """Every numeric flag within its range, checked before anything runs; the error names the flag."""
+    for dest, (flag, least, strict) in BOUNDS.items():
+        value = getattr(args, dest, None)
+        if value is None or (value > least if strict else value >= least):
+            continue
+        bound = f"greater than {least:g}" if strict else f"at least {least:g}"
+        raise HarnessError(f"must be {bound}, got {value:g}", flag, f"pass {flag} with a value {bound}")

@@ -48,10 +48,11 @@ def finish_run(outcome: Any, config: Any) -> Mapping[str, Any]:
     summary = dict(outcome.summary)
     write_report(outcome.run_dir)
     if config.tracking_uri:
+        from harness.redaction import redact_uri
         from harness.tracking import log_run
 
         parent = log_run(outcome.run_dir, config.tracking_uri, config.experiment)
-        summary["mlflow"] = {"tracking_uri": config.tracking_uri, "experiment": config.experiment, "parent_run_id": parent}
+        summary["mlflow"] = {"tracking_uri": redact_uri(config.tracking_uri), "experiment": config.experiment, "parent_run_id": parent}
         write_json(outcome.run_dir / "summary.json", summary)
     print_results(summary, outcome.run_dir)
     return summary
@@ -68,7 +69,8 @@ def print_results(summary: Mapping[str, Any], run_dir: Path) -> None:
     failed = {cid: entry["failures"]["request_failed"] for cid, entry in summary["candidates"].items() if entry["failures"]["request_failed"]}
     print(f"\nrequests failed (after retries): {sum(failed.values())}" + (f" {failed}" if failed else ""))
     verdict = summary["verdict"]
-    print(f"baseline (strongest prompt-only on dev): {verdict['baseline_candidate']}; adapter: {verdict['adapter_candidate']}")
+    adapter = verdict["adapter_candidate"] or "none (a prompt-only study)"
+    print(f"baseline (strongest prompt-only on dev): {verdict['baseline_candidate']}; adapter: {adapter}")
     for reason in verdict["reasons"]:
         print(f"  - {reason}")
     print(f"\nVERDICT: {verdict['decision']}")
@@ -92,6 +94,9 @@ def gate(args: argparse.Namespace) -> int:
     from harness.gate_outputs import junit_xml, pr_comment_markdown
 
     config = dataclasses.replace(resolve_run_config(args), reuse_baseline=not args.fresh_baseline)
+    if not any(c.adapter for c in config.candidates):
+        raise HarnessError("the gate judges an adapter, but no candidate uses one", "--candidates", "add an adapter candidate (e.g. lora_short)")
+    prepare_output_folders(("--junit", args.junit), ("--markdown", args.markdown))
     print("[gate] thresholds: " + json.dumps(dataclasses.asdict(config.task.gate)), flush=True)
     summary = finish_run(run_comparison(config), config)
     if args.junit:
@@ -101,6 +106,19 @@ def gate(args: argparse.Namespace) -> int:
     cache = summary.get("baseline_cache", {})
     print(f"[gate] baseline cache key {cache.get('key')}: {'reused' if cache.get('reused') else 'measured fresh'}")
     return 0 if summary["verdict"]["decision"] == "adapter_wins" else 1
+
+
+def prepare_output_folders(*outputs: tuple[str, Path | None]) -> None:
+    """Create the folders of the gate's output files up front, so a finished verdict is never lost to a missing folder."""
+    for flag, path in outputs:
+        if path is None:
+            continue
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise HarnessError(f"cannot create its folder: {exc.strerror}", f"{flag} {path}", "pass a path in a writable folder") from None
+        if path.is_dir():
+            raise HarnessError("is a folder, not a file", f"{flag} {path}", "pass a file path, e.g. reports/gate.xml")
 
 
 def train(args: argparse.Namespace) -> int:

@@ -21,13 +21,16 @@ from harness.batch_store import BatchStore
 from harness.data_stage import TaskData, provide_data
 from harness.merge import merged_model
 from harness.model_prep import check_causal_lm, model_fingerprint, prepare_default_model
+from harness.engine.lifetime import guard
 from harness.engine.types import EngineSettings
 from harness.precision import PrecisionDecision, decide_precision
 from harness.prompt_choice import choice_key, load_choice, save_choice
 from harness.prompts import template_source
 from harness.requests import RequestBuilder
 from harness.run_config import RunConfig
-from harness.run_record import environment, open_run, point_latest, write_json
+from harness.preflight import check_run
+from harness.redaction import redact_uri
+from harness.run_record import environment, failure_marked, mark, open_run, point_latest, write_json
 from harness.serving import ServingPlan, merged_label, serve_base, serve_merged, tuned_candidate
 from harness.specs import to_dict
 from harness.summarize import RunFacts, summarize
@@ -52,27 +55,50 @@ def run_precision(config: RunConfig) -> PrecisionDecision:
 
 
 def recorded_config(config: RunConfig, model_hash: str, data: TaskData) -> dict[str, Any]:
-    """The part of the configuration a resumed run must share with the original."""
+    """The part of the configuration a resumed run must share with the original (credentials in URIs masked)."""
     recorded = to_dict(config)
     recorded.pop("resume_run_id")
     recorded.pop("precision")  # its probe figures vary run to run; the dtype and device it decided are in `engine`
+    recorded["tracking_uri"], recorded["server_url"] = redact_uri(config.tracking_uri), redact_uri(config.server_url)
     recorded["model_hash"], recorded["data_hashes"] = model_hash, dict(data.hashes)
     return recorded
 
 
+def engine_identity(config: RunConfig, settings: EngineSettings) -> dict[str, Any]:
+    """The engine settings plus who serves them, as latency-bearing cache keys see them: results
+    measured in-process, on a server the harness starts, or on a given URL never stand in for each other."""
+    if config.engine_mode == "inprocess":
+        endpoint = "inprocess"
+    else:
+        endpoint = f"server:{redact_uri(config.server_url)}" if config.server_url else "server:started-by-harness"
+    return to_dict(settings) | {"endpoint": endpoint}
+
+
 def run_comparison(config: RunConfig) -> ComparisonOutcome:
+    check_run(config)
+    guard(config.paths.cache / "engines")
     model_dir, model_hash = provide_model(config)
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     data = provide_data(config.task, config.paths.cache, config.data, tokenizer)
     run_dir = open_run(config.paths.reports, config.task.id, recorded_config(config, model_hash, data), config.resume_run_id)
+    with failure_marked(run_dir):
+        summary = compare_in(run_dir, config, model_dir, model_hash, tokenizer, data)
+        write_json(run_dir / "summary.json", summary)
+        mark(run_dir, "complete")
+    point_latest(run_dir)
+    return ComparisonOutcome(run_dir, summary)
+
+
+def compare_in(run_dir: Path, config: RunConfig, model_dir: Path, model_hash: str, tokenizer: Any, data: TaskData) -> dict[str, Any]:
+    """Adapter, serving, checks and scoring of one run folder; returns its summary."""
     data.write_card(run_dir)
     adapter = adapter_for(config, model_dir, data)
     static = check_static(adapter.path, model_dir, model_hash, config.engine.max_lora_rank) if adapter else None
     settings = dataclasses.replace(config.engine, model_dir=str(model_dir))
     builder = RequestBuilder(config.task, tokenizer, data.splits["few_shot_pool"], settings.max_model_len, config.seed)
-    key = choice_key(config.task, model_hash, data.splits["dev"], tuned_candidate(config.candidates), to_dict(settings))
+    key = choice_key(config.task, model_hash, data.splits["dev"], tuned_candidate(config.candidates), engine_identity(config, settings))
     store = BatchStore(run_dir)
     cache = baseline_cache_for(config, model_hash, data, settings)
     restored = restore(cache.folder, store, cache.batches) if config.reuse_baseline else []
@@ -88,19 +114,21 @@ def run_comparison(config: RunConfig) -> ComparisonOutcome:
     sections = {"engine": engine_section, "data": data.section(), "environment": environment(run_precision(config), training_dtype(adapter)),
                 "baseline_cache": cache.record(bool(restored))}
     if adapter:
-        sections["adapter"] = {"key": adapter.key, "path": str(adapter.path), "trained_here": adapter.trained_here, "manifest": dict(adapter.manifest),
-                               "train_precision": adapter.manifest.get("train_precision"),
-                               "serve_precision": {"engine": "vLLM", "dtype": settings.dtype, "device": settings.device,
-                                                   "dynamic": "LoRA weights applied at the engine's dtype",
-                                                   "merged": f"merged into a {settings.dtype} copy of the base (peft merge_and_unload)"}}
+        sections["adapter"] = adapter_section(adapter, settings)
         sections["adapter_checks"] = {"base_model_match": static, "liveness": session.liveness,
                                       "parity": parity_check(config, model_dir, adapter, builder, store, data)}
     facts = RunFacts(config.task, config.candidates, data.splits, session, config.adapter.serving, config.adapter.verdict_serving,
                      config.price_usd_per_hour, config.token_price, config.seed, sections)
-    summary = summarize(facts, store, run_dir, run_dir.name)
-    write_json(run_dir / "summary.json", summary)
-    point_latest(run_dir)
-    return ComparisonOutcome(run_dir, summary)
+    return summarize(facts, store, run_dir, run_dir.name)
+
+
+def adapter_section(adapter: AdapterInfo, settings: EngineSettings) -> dict[str, Any]:
+    """Which adapter was served, its manifest, and at which precision it was trained and served."""
+    return {"key": adapter.key, "path": str(adapter.path), "trained_here": adapter.trained_here, "manifest": dict(adapter.manifest),
+            "train_precision": adapter.manifest.get("train_precision"),
+            "serve_precision": {"engine": "vLLM", "dtype": settings.dtype, "device": settings.device,
+                                "dynamic": "LoRA weights applied at the engine's dtype",
+                                "merged": f"merged into a {settings.dtype} copy of the base (peft merge_and_unload)"}}
 
 
 @dataclass(frozen=True)
@@ -115,7 +143,7 @@ class BaselineCache:
     def record(self, reused: bool) -> dict[str, Any]:
         return {"key": self.key, "reused": reused, "folder": str(self.folder), "parts": dict(self.parts),
                 "explanation": "prompt-only batches are reused only when the base model hash, data hashes, candidate recipes, "
-                               "prompt templates, engine settings and load profile all match these parts"}
+                               "prompt templates, engine settings with the serving endpoint, and load profile all match these parts"}
 
 
 def baseline_cache_for(config: RunConfig, model_hash: str, data: TaskData, settings: EngineSettings) -> BaselineCache:
@@ -123,8 +151,8 @@ def baseline_cache_for(config: RunConfig, model_hash: str, data: TaskData, setti
     batches = [(c.id, split) for c in prompt_only for split in ("dev", "test")]
     batches += [(f"tune.{variant}", "dev") for variant in config.task.prompts.variants]
     templates = {name: template_source(config.task, name) for name in config.task.prompts.variants}
-    parts = baseline_key_parts(model_hash, data.hashes, {c.id: to_dict(c) for c in prompt_only}, templates, to_dict(settings),
-                               to_dict(config.load))
+    parts = baseline_key_parts(model_hash, data.hashes, {c.id: to_dict(c) for c in prompt_only}, templates,
+                               engine_identity(config, settings), to_dict(config.load))
     key = baseline_key(parts)
     return BaselineCache(cache_dir_for(config.paths.cache, config.task.id, key), key, parts, tuple(batches))
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from harness.data.build import SPLITS, build_task_data
+from harness.data.build import SPLITS, build_task_data, shortfall
 from harness.records import Record, read_records
 from harness.run_config import DataOptions
 from harness.specs import TaskSpec, to_dict
@@ -60,11 +60,20 @@ def provide_data(task: TaskSpec, cache_dir: Path, options: DataOptions, tokenize
         splits = {name: tuple(read_records(folder / f"{name}.jsonl")) for name in SPLITS}
         card = json.loads((folder / "data_card.json").read_text())
         origins = {name: _origins(records) for name, records in splits.items()}
+        warn_shortfall(task, splits)
         return TaskData(splits, card["hashes"], origins, folder)
     print(f"[data] building {task.id} data into {folder}", flush=True)
     built = build_task_data(task, folder, lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"]),
                             source=options.source, test_from=options.test_from, synthetic=options.synthetic)
+    warn_shortfall(task, built.splits)
     return TaskData(built.splits, built.hashes, built.origins, folder)
+
+
+def warn_shortfall(task: TaskSpec, splits: Mapping[str, tuple[Record, ...]]) -> None:
+    """Print one warning per split that holds fewer records than asked (the build refuses far fewer)."""
+    for name, (n, asked) in shortfall(task, splits).items():
+        print(f"[data] warning: the {name} split holds {n} records, fewer than the {asked} asked "
+              f"(the data has no more usable records for it)", flush=True)
 
 
 def _origins(records: tuple[Record, ...]) -> dict[str, int]:

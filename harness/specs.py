@@ -24,6 +24,7 @@ from harness.errors import HarnessError
 
 FIELD_KINDS = ("party_set", "date", "duration_days", "duration_text", "jurisdiction", "text", "enum")
 PROMPT_ROLES = ("best", "adapter")
+MIN_EXCERPT_TOKENS = 64  # the smallest excerpt that still holds a typical clause with its context
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class DataSpec:
     absent_fraction: float = 0.2
     synthetic_mix: float = 0.0
     leakage_max_fraction: float = 0.0
+    min_split_fraction: float = 0.5
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -175,8 +177,23 @@ def read_yaml(path: Path) -> Any:
         raise HarnessError("file not found", str(path))
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise HarnessError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", str(path), "save the file as UTF-8") from None
     except yaml.YAMLError as exc:
-        raise HarnessError(f"not valid YAML: {exc}", str(path)) from None
+        raise HarnessError(yaml_problem(exc), yaml_place(path, exc), "fix the YAML syntax there") from None
+
+
+def yaml_place(path: Path, exc: yaml.YAMLError) -> str:
+    """`file:line` of a YAML error (the file alone when the parser gave no position)."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    return f"{path}:{mark.line + 1}" if mark is not None else str(path)
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """The parser's complaint in one line, without its multi-line excerpt and caret."""
+    parts = [getattr(exc, "context", None), getattr(exc, "problem", None)]
+    words = "; ".join(p for p in parts if p) or str(exc).splitlines()[0]
+    return f"not valid YAML: {words}"
 
 
 def load_task(tasks_root: Path, task_id: str) -> TaskSpec:
@@ -199,6 +216,9 @@ def load_task(tasks_root: Path, task_id: str) -> TaskSpec:
     bad = {name: kind for name, kind in spec.fields.items() if kind not in FIELD_KINDS}
     if bad:
         raise HarnessError(f"unknown field kind(s) {bad}", f"{where}: fields", f"use one of {FIELD_KINDS}")
+    if spec.data.excerpt_tokens < MIN_EXCERPT_TOKENS:
+        raise HarnessError(f"must be at least {MIN_EXCERPT_TOKENS} tokens to hold a clause, got {spec.data.excerpt_tokens}",
+                           f"{where}: data.excerpt_tokens", f"set it to {MIN_EXCERPT_TOKENS} or more")
     return TaskSpec(task_id, task_dir, spec.description, schema, spec.fields, spec.prompts, spec.data, spec.gate, spec.train)
 
 

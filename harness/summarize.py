@@ -24,6 +24,8 @@ from harness.prompts import resolve_template
 from harness.serving import BaseSession, merged_label, tuned_candidate
 from harness.specs import CandidateSpec, TaskSpec, to_dict
 
+NO_VERDICT = "no_verdict"
+NO_ADAPTER_REASON = "no candidate uses an adapter: a prompt-only study, with no verdict to give"
 PRICE_NOTE = "assumed price of one accelerator-hour (a parameter, not a measurement); cost = price x measured wall time per request"
 
 
@@ -138,6 +140,22 @@ def adapter_serving(facts: RunFacts, results: Mapping[str, CandidateResult]) -> 
             for label, (candidate, serving) in labels(facts).items() if candidate.adapter}
 
 
+def judge(facts: RunFacts, results: Mapping[str, CandidateResult], baseline: str) -> tuple[dict[str, Any], list[Any], dict[str, Any]]:
+    """The verdict, the paired comparisons and the cost section; a prompt-only study has no verdict to give."""
+    adapter_id = next((c.id for c in facts.candidates if c.adapter), None)
+    if adapter_id is None:
+        verdict = {"decision": NO_VERDICT, "reasons": [NO_ADAPTER_REASON], "checks": {}, "adapter_candidate": None,
+                   "baseline_candidate": baseline, "adapter_serving": None}
+        cost = {"price_usd_per_hour": facts.price_usd_per_hour, "price_note": PRICE_NOTE, "training_cost_usd": None,
+                "break_even_requests": None, "break_even_note": "no adapter: nothing to break even"}
+        return verdict, [], cost
+    adapter_label = adapter_id if facts.verdict_serving == "dynamic" else merged_label(adapter_id)
+    comparison = compare_pair(results[adapter_label], results[baseline], facts.task.gate, facts.seed)
+    verdict = comparison.verdict.to_dict() | {"adapter_candidate": adapter_label, "baseline_candidate": baseline,
+                                              "adapter_serving": facts.verdict_serving}
+    return verdict, list(comparison.rows), cost_section(facts, results[adapter_label], results[baseline])
+
+
 def summarize(facts: RunFacts, store: BatchStore, run_dir: Path, run_id: str) -> dict[str, Any]:
     """Score everything, decide, write scored predictions, and return the summary dict."""
     gate, choice = facts.task.gate, facts.session.choice
@@ -150,23 +168,18 @@ def summarize(facts: RunFacts, store: BatchStore, run_dir: Path, run_id: str) ->
     scores = dev_scores(facts, store)
     better = max if metric_def(gate.primary_metric).direction == "higher_is_better" else min
     baseline = better(scores, key=lambda cid: scores[cid])
-    adapter_id = next(c.id for c in facts.candidates if c.adapter)
-    adapter_label = adapter_id if facts.verdict_serving == "dynamic" else merged_label(adapter_id)
-    comparison = compare_pair(results[adapter_label], results[baseline], gate, facts.seed)
-    verdict = comparison.verdict.to_dict() | {"adapter_candidate": adapter_label, "baseline_candidate": baseline,
-                                              "adapter_serving": facts.verdict_serving}
+    verdict, comparisons, cost = judge(facts, results, baseline)
     guided = [label for label, (c, _) in labels(facts).items() if c.decoding.guided_json]
     summary = {
         "schema_version": SCHEMA_VERSION, "task": facts.task.id, "run_id": run_id, "split": "test",
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "verdict": verdict, "gate": to_dict(gate), "candidates": entries,
         "metric_defs": {d.name: {"unit": d.unit, "direction": d.direction, "description": d.description} for d in METRICS},
-        "comparisons": list(comparison.rows),
+        "comparisons": comparisons,
         "baseline_selection": {"chosen": baseline, "chosen_on": "dev", "metric": gate.primary_metric, "dev_scores": scores},
         "prompt_search": {"winner": choice.winner, "variants_tried": choice.variants_tried, "metric": choice.metric,
                           "dev_scores": dict(choice.dev_scores), "key": choice.key},
-        "cost": cost_section(facts, results[adapter_label], results[baseline])
-                | ({"api_comparison": api_costs(facts.token_price, results)} if facts.token_price else {}),
+        "cost": cost | ({"api_comparison": api_costs(facts.token_price, results)} if facts.token_price else {}),
         **dict(facts.sections),
     }
     summary["engine"] = dict(summary.get("engine", {})) | {"adapter_serving": adapter_serving(facts, results)}

@@ -33,7 +33,7 @@ from harness.report.run_folder import optional, read_predictions, read_summary, 
 PARAM_VALUE_LIMIT = 6000  # MLflow's limit on one param value, in characters
 KEY_LIMIT = 250  # MLflow's limit on a param or metric key
 TRUNCATION_MARKER = "…[truncated; {} characters in all]"
-DECISION_CODES = {"adapter_loses": -1, "not_proven": 0, "adapter_wins": 1}
+DECISION_CODES = {"adapter_loses": -1, "not_proven": 0, "adapter_wins": 1, "no_verdict": None}
 RUN_ARTIFACTS = ("summary.json", "report.md", "report.html", "plots", "data_card.md",
                  "data_card.json")
 PARENT_RUN_TAG = "mlflow.parentRunId"

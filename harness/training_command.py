@@ -13,7 +13,8 @@ from pathlib import Path
 from harness.adapter_source import train_job
 from harness.cli_options import project_paths, resolve_precision, resolve_task, tracking_uri
 from harness.data_stage import provide_data
-from harness.model_prep import check_causal_lm, prepare_default_model
+from harness.model_prep import prepare_default_model
+from harness.preflight import check_task
 from harness.run_config import DataOptions
 from harness.training.train import train_adapter
 
@@ -26,9 +27,10 @@ def run_training(args: argparse.Namespace) -> Path:
 
     paths = project_paths(args)
     task = resolve_task(args)
+    options = DataOptions(args.data, args.test_from, args.synthetic)
+    check_task(task, paths, options, args.model)
     model_dir = args.model.resolve() if args.model else prepare_default_model(paths.cache)
-    check_causal_lm(model_dir)
-    data = provide_data(task, paths.cache, DataOptions(args.data, args.test_from, args.synthetic), AutoTokenizer.from_pretrained(str(model_dir)))
+    data = provide_data(task, paths.cache, options, AutoTokenizer.from_pretrained(str(model_dir)))
     job = train_job(task, model_dir, paths.cache / "adapters" / task.id, data.training_records(), data.splits["dev"], task.train,
                     resolve_precision(args), args.retrain)
     folder = train_adapter(job)

@@ -10,27 +10,30 @@ import asyncio
 import dataclasses
 
 from harness.batch_store import BatchStore
-from harness.compare import provide_model
+from harness.compare import engine_identity, provide_model
 from harness.data_stage import provide_data
 from harness.engine.factory import open_engine
+from harness.engine.lifetime import guard
+from harness.preflight import check_run
 from harness.prompt_choice import PromptChoice, choice_key, save_choice, tune_prompt
 from harness.requests import RequestBuilder
 from harness.run_config import RunConfig
-from harness.run_record import open_run
+from harness.run_record import failure_marked, mark, open_run
 from harness.serving import tuned_candidate
-from harness.specs import to_dict
 
 
 def run_prompt_search(config: RunConfig) -> PromptChoice:
     """Score every variant on dev, save the choice where comparisons look for it, print it."""
     from transformers import AutoTokenizer
 
+    check_run(config)
+    guard(config.paths.cache / "engines")
     model_dir, model_hash = provide_model(config)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     data = provide_data(config.task, config.paths.cache, config.data, tokenizer)
     settings = dataclasses.replace(config.engine, model_dir=str(model_dir))
     tuned = tuned_candidate(config.candidates)
-    key = choice_key(config.task, model_hash, data.splits["dev"], tuned, to_dict(settings))
+    key = choice_key(config.task, model_hash, data.splits["dev"], tuned, engine_identity(config, settings))
     run_dir = open_run(config.paths.reports, config.task.id, {"command": "tune-prompt", "key": key}, None)
     builder = RequestBuilder(config.task, tokenizer, data.splits["few_shot_pool"], settings.max_model_len, config.seed)
 
@@ -38,7 +41,9 @@ def run_prompt_search(config: RunConfig) -> PromptChoice:
         async with open_engine(settings, config.engine_mode, config.server_url) as engine:
             return await tune_prompt(engine, builder, config.task, data.splits["dev"], tuned, BatchStore(run_dir), config.load, key)
 
-    choice = asyncio.run(search())
+    with failure_marked(run_dir):
+        choice = asyncio.run(search())
+        mark(run_dir, "complete")
     path = save_choice(config.paths.cache, config.task, choice)
     print(f"best prompt: {choice.winner} ({choice.variants_tried} variants tried on dev, {choice.metric}: "
           + ", ".join(f"{name} {score:.3f}" for name, score in choice.dev_scores.items()) + f")\nrecorded in {path}")

@@ -38,8 +38,12 @@ def validate_task(task_dir: Path, data_dir: Path | None = None) -> list[str]:
         task = load_task(task_dir.parent, task_dir.name)
     except HarnessError as exc:
         return [exc.one_line()]
-    problems = schema_problems(task) + recipe_problems(task) + template_problems(task) + card_problems(task)
-    return problems + (data_problems(task, data_dir) if data_dir is not None else [])
+    return spec_problems(task) + (data_problems(task, data_dir) if data_dir is not None else [])
+
+
+def spec_problems(task: TaskSpec) -> list[str]:
+    """The checks that need no built data: schema, recipe, templates, card."""
+    return schema_problems(task) + recipe_problems(task) + template_problems(task) + card_problems(task)
 
 
 def schema_problems(task: TaskSpec) -> list[str]:
@@ -66,11 +70,12 @@ def render_variables(task: TaskSpec, text: str) -> dict[str, Any]:
     return {"text": text, "field_names": list(task.fields), "schema_json": json.dumps(task.schema, indent=2)}
 
 
-def template_problems(task: TaskSpec) -> list[str]:
+def template_problems(task: TaskSpec, names: tuple[str, ...] = ()) -> list[str]:
+    """Templates (the task's, or `names`) that are missing, fail to render strictly, or never show the input."""
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(task.dir / "prompts"),
                                      undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     problems = []
-    for name in dict.fromkeys([*task.prompts.variants, task.prompts.adapter]):
+    for name in dict.fromkeys(names or [*task.prompts.variants, task.prompts.adapter]):
         where = f"{task.dir / 'prompts' / (name + '.j2')}"
         try:
             rendered = environment.get_template(f"{name}.j2").render(**render_variables(task, TEMPLATE_PROBE))

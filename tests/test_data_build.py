@@ -10,6 +10,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from conftest import write_cuad
+from harness.data import build as build_module
 from harness.data.build import build_task_data
 from harness.data.splits import SPLITS
 from harness.errors import HarnessError
@@ -105,10 +106,14 @@ def test_synthetic_mix_adds_labelled_train_records_only(cuad_dir: Path, tmp_path
     assert "train: contains 4 SYNTHETIC records" in built.card["warnings"]
 
 
-def test_clause_type_builds_from_the_same_layout(cuad_dir: Path, tmp_path: Path) -> None:
+def test_clause_type_builds_from_the_same_layout(cuad_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     task = small_task("clause_type", splits={"train": 6, "few_shot_pool": 2, "dev": 2, "test": 2})
     task = dataclasses.replace(task, data=dataclasses.replace(task.data, options={"categories": ["Insurance", "Audit Rights"]}))
     task = dataclasses.replace(task, schema={**task.schema, "properties": {"category": {"enum": ["Insurance", "Audit Rights"]}}})
+    with pytest.raises(HarnessError, match=r"too few usable records: \{'dev': '0 of 2', 'test': '0 of 2'\}"):
+        build_task_data(task, tmp_path / "refused", words, source=cuad_dir)  # every dev/test clause duplicates a training one
+    assert not (tmp_path / "refused").exists()
+    monkeypatch.setattr(build_module, "check_shortfall", lambda task, records: None)
     built = build_task_data(task, tmp_path / "out", words, source=cuad_dir)
     assert {r.gold["category"] for r in built.splits["train"]} == {"Insurance", "Audit Rights"}
     assert built.card["filtered_records"]["test"]  # identical boilerplate clauses: test duplicates dropped

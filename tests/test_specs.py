@@ -153,12 +153,13 @@ def test_missing_required_section(tasks_root: Path) -> None:
     assert "task.yaml" in caught.value.where
 
 
-def test_invalid_yaml_names_the_file(tasks_root: Path) -> None:
+def test_invalid_yaml_names_the_file_and_line(tasks_root: Path) -> None:
     path = tasks_root / "contract_extraction" / "task.yaml"
     path.write_text("description: [unclosed\n", encoding="utf-8")
     with pytest.raises(HarnessError, match="not valid YAML") as caught:
         load_task(tasks_root, "contract_extraction")
-    assert caught.value.where == str(path)
+    assert caught.value.where == f"{path}:2"
+    assert "\n" not in caught.value.one_line() and "^" not in caught.value.one_line()
 
 
 def test_unknown_task_lists_known_tasks(tasks_root: Path) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from harness.data.excerpts import TokenCounter
 from harness.data.filtering import filter_candidates
 from harness.data.harvest import Candidate, Harvest
 from harness.data.leakage import TrainingIndex
-from harness.data.recipes import Recipe, recipe_for
+from harness.data.recipes import Recipe, recipe_for, wanted_categories
 from harness.data.splits import SPLITS, assign_documents, select
 from harness.data.synthetic import synthetic_harvest
 from harness.errors import HarnessError
@@ -55,6 +56,7 @@ def build_task_data(task: TaskSpec, out_dir: Path, count_tokens: TokenCounter, s
     harvests = (synthetic_pools(task, count_tokens) if folder is None
                 else real_pools(task, recipe, count_tokens, folder, test_from))
     records, filtered = choose_records(task, recipe, harvests, count_tokens)
+    check_shortfall(task, records)
     label = None if synthetic else str(source) if source else task.data.source
     sources = {"source": label, "test_from": None if test_from is None else str(test_from),
                "synthetic": synthetic, "source_sha256": None if folder is None else folder_hash(folder, test_from)}
@@ -71,6 +73,21 @@ def check_sizes(task: TaskSpec) -> None:
         raise HarnessError(f"splits must be {list(SPLITS)}, each at least 1; got {dict(task.data.splits)}", where)
 
 
+def shortfall(task: TaskSpec, records: Mapping[str, tuple[Record, ...]]) -> dict[str, tuple[int, int]]:
+    """{split: (records built, records asked)} for every split smaller than asked."""
+    return {name: (len(records[name]), task.data.splits[name]) for name in SPLITS if len(records[name]) < task.data.splits[name]}
+
+
+def check_shortfall(task: TaskSpec, records: Mapping[str, tuple[Record, ...]]) -> None:
+    """A split below `data.min_split_fraction` of what was asked (or empty) is an error, before anything is written."""
+    fraction = task.data.min_split_fraction
+    short = {name: f"{n} of {asked}" for name, (n, asked) in shortfall(task, records).items() if n < max(1, math.ceil(fraction * asked))}
+    if short:
+        raise HarnessError(f"the data holds too few usable records: {short} (below data.min_split_fraction {fraction:g} of each split asked)",
+                           f"{task.dir / 'task.yaml'}: data.splits (or --train-size/--few-shot-pool-size/--dev-size/--test-size)",
+                           "ask for fewer records per split, or give more contracts (--data/--test-from)")
+
+
 def default_source(task: TaskSpec) -> Path:
     """The task's data.source, relative to the repository root (the folder holding tasks/)."""
     return task.dir.resolve().parent.parent / task.data.source
@@ -83,8 +100,9 @@ def origin_of(task: TaskSpec, folder: Path) -> str:
 
 def real_pools(task: TaskSpec, recipe: Recipe, count_tokens: TokenCounter, folder: Path, test_from: Path | None) -> dict[str, Harvest]:
     """Each split's harvest from CUAD-layout contracts, dealt out by contract."""
-    contracts = read_contracts(folder, "--data (or data.source in task.yaml)")
-    held: list[Contract] = [] if test_from is None else read_contracts(test_from, "--test-from")
+    categories = wanted_categories(task)
+    contracts = read_contracts(folder, "--data (or data.source in task.yaml)", categories)
+    held: list[Contract] = [] if test_from is None else read_contracts(test_from, "--test-from", categories)
     held_ids = {c.id for c in held}
     sizes = {name: (0 if name == "test" and held else n) for name, n in task.data.splits.items()}
     usable = [c for c in contracts if c.id not in held_ids]

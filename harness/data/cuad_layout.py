@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from harness.errors import HarnessError
 
@@ -38,22 +38,58 @@ class Contract:
     answers: Mapping[str, str | None]
 
 
-def read_contracts(folder: Path, option: str) -> list[Contract]:
-    """All contracts of a CUAD-layout folder, sorted by id; `option` names where the path came from."""
+def read_contracts(folder: Path, option: str, categories: Sequence[str] = ()) -> list[Contract]:
+    """All contracts of a CUAD-layout folder, sorted by id; `option` names where the path came from,
+    `categories` the columns the caller needs (a missing one is an error naming the CSV)."""
+    csv_path = check_layout(folder, option, categories)
+    csv.field_size_limit(sys.maxsize)
+    with csv_path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    pairs = category_columns(list(rows[0]), csv_path)
+    files = text_files(folder / TEXT_DIR)
+    contracts = [contract_from_row(row, pairs, files, f"{csv_path}:{n}") for n, row in enumerate(rows, start=2)]
+    return sorted(contracts, key=lambda c: c.id)
+
+
+def check_layout(folder: Path, option: str, categories: Sequence[str] = ()) -> Path:
+    """Cheap checks of a CUAD-layout folder (header, rows, some non-empty text); returns the CSV path."""
     csv_path = folder / CSV_NAME
     if not csv_path.is_file() or not (folder / TEXT_DIR).is_dir():
         raise HarnessError(
             f"no CUAD-layout data ({CSV_NAME} and {TEXT_DIR}/) in {folder}", option,
             "pass the folder holding them with --data/--test-from, or build offline with --synthetic")
     csv.field_size_limit(sys.maxsize)
-    with csv_path.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows:
+    try:
+        with csv_path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle)
+            header, first = next(reader, []), next(reader, None)
+    except UnicodeDecodeError as exc:
+        raise HarnessError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", str(csv_path), "save the CSV as UTF-8") from None
+    if first is None:
         raise HarnessError("the clauses CSV has no rows", str(csv_path))
-    pairs = category_columns(list(rows[0]), csv_path)
-    files = text_files(folder / TEXT_DIR)
-    contracts = [contract_from_row(row, pairs, files, f"{csv_path}:{n}") for n, row in enumerate(rows, start=2)]
-    return sorted(contracts, key=lambda c: c.id)
+    pairs = category_columns(header, csv_path)
+    missing = [c for c in categories if c not in pairs]
+    if missing:
+        raise HarnessError(f"missing column(s) {missing} (each category needs its span column and its '<category>-Answer' column)",
+                           str(csv_path), "use the CUAD v1 master_clauses.csv layout, or drop those categories from the task")
+    if not any(path.read_bytes().strip() for path in sorted((folder / TEXT_DIR).glob("*.txt"))):
+        raise HarnessError(f"every contract text file in {TEXT_DIR}/ is empty", f"{option} {folder}", "put each contract's text in its .txt file")
+    return csv_path
+
+
+def read_text(path: Path) -> str:
+    """A contract's text: UTF-8, else Windows-1252/Latin-1 with a printed warning naming the file."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text, encoding = raw.decode("cp1252"), "Windows-1252"
+    except UnicodeDecodeError:
+        text, encoding = raw.decode("latin-1"), "Latin-1"
+    print(f"[data] warning: {path} is not UTF-8; read it as {encoding}", flush=True)
+    return text
 
 
 def file_key(name: str) -> str:
@@ -90,7 +126,7 @@ def contract_from_row(row: Mapping[str, str], pairs: Mapping[str, str], files: M
         raise HarnessError(f"no text file for contract {stem!r}", f"{where}: Filename", f"put {stem}.txt in {TEXT_DIR}/")
     spans = {category: parse_span_list(row[category], f"{where}: {category}") for category in pairs}
     answers = {category: (row[column].strip() or None) for category, column in pairs.items()}
-    return Contract(stem, text_path.read_text(encoding="utf-8", errors="replace"), spans, answers)
+    return Contract(stem, read_text(text_path), spans, answers)
 
 
 def parse_span_list(cell: str, where: str) -> tuple[str, ...]:

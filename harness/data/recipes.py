@@ -9,7 +9,7 @@ This module only names them; it knows nothing of how they work.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Mapping
 
 from harness.data import clause_types, extraction
 from harness.data.cuad_layout import Contract
@@ -44,3 +44,11 @@ def recipe_for(task: TaskSpec) -> Recipe:
     if problems:
         raise HarnessError("; ".join(problems), str(task.dir / "task.yaml"), "fix the data section (see the task card)")
     return recipe
+
+
+def wanted_categories(task: TaskSpec) -> tuple[str, ...]:
+    """The CUAD categories the task's recipe reads (its `data.options.categories`, a map or a list)."""
+    categories = task.data.options.get("categories")
+    if isinstance(categories, Mapping):
+        return tuple(str(c) for c in categories.values())
+    return tuple(str(c) for c in categories) if isinstance(categories, (list, tuple)) else ()

@@ -22,8 +22,10 @@ from typing import Any, Mapping
 import httpx
 
 from harness.engine.inprocess import engine_kwargs
+from harness.engine.lifetime import release, spawn
 from harness.engine.types import EngineSettings, GenerationRequest, GenerationResult
 from harness.errors import HarnessError
+from harness.redaction import redact_uri
 
 STARTUP_TIMEOUT_S = 600.0
 
@@ -41,6 +43,26 @@ def server_command(settings: EngineSettings, port: int, adapters: Mapping[str, s
     if adapters:
         command += ["--lora-modules", *(f"{name}={path}" for name, path in adapters.items())]
     return command
+
+
+def base_model_id(models: list[Mapping[str, Any]]) -> str:
+    """The served base model: the listed model without a parent (adapters have one)."""
+    bases = [m["id"] for m in models if not m.get("parent")]
+    if not bases:
+        raise HarnessError(f"the server lists no base model ({[m['id'] for m in models]})", "--server-url", "start it with a --model")
+    return bases[0]
+
+
+def stream_chunk(line: str, url: str) -> Mapping[str, Any]:
+    """One `data:` line of a completion stream as a mapping whose choices are mappings."""
+    try:
+        chunk = json.loads(line[6:])
+    except ValueError:
+        chunk = None
+    if not isinstance(chunk, dict) or not isinstance(chunk.get("choices", []), list) or \
+            not all(isinstance(c, dict) for c in chunk.get("choices", [])):
+        raise RuntimeError(f"{url} sent a stream line that is not a vLLM completion chunk: {line[:120]!r}")
+    return chunk
 
 
 def free_port() -> int:
@@ -65,32 +87,57 @@ class ServerEngine:
             port = free_port()
             command = server_command(settings, port, adapters)
             print(f"[engine] starting vLLM server on 127.0.0.1:{port}", flush=True)
-            engine = cls(settings, f"http://127.0.0.1:{port}", subprocess.Popen(command, env=os.environ | settings.runtime.environment(os.environ)), command)
-        await engine.wait_ready()
+            engine = cls(settings, f"http://127.0.0.1:{port}", spawn(command, env=os.environ | settings.runtime.environment(os.environ)), command)
+        try:
+            await engine.wait_ready()
+        except BaseException:
+            engine.close()
+            raise
         return engine
 
     async def wait_ready(self) -> None:
+        """Wait for /v1/models; a server that answers but not like vLLM is an error naming what it sent."""
         deadline = time.monotonic() + (STARTUP_TIMEOUT_S if self._process else 10.0)
+        last = "no answer"
         while time.monotonic() < deadline:
             if self._process and self._process.poll() is not None:
-                raise HarnessError(f"the vLLM server exited with code {self._process.returncode} while starting", self.url, "see its log above")
+                raise HarnessError(f"the vLLM server exited with code {self._process.returncode} while starting", self.shown_url, "see its log above")
             try:
-                models = (await self._client.get("/v1/models")).json()["data"]
-                self._base_model = next(m["id"] for m in models if not m.get("parent"))
-                return
-            except (httpx.HTTPError, KeyError, StopIteration, ValueError):
+                response = await self._client.get("/v1/models")
+            except httpx.HTTPError as exc:
+                last = f"no answer ({type(exc).__name__})"
                 await asyncio.sleep(1.0)
-        self.close()
-        raise HarnessError("the engine is unreachable (no answer from /v1/models)", self.url, "check the URL or the server's log")
+                continue
+            if response.status_code == 200:
+                self._base_model = base_model_id(self.models(response))
+                return
+            last = f"HTTP {response.status_code} {response.text[:120]!r}"
+            await asyncio.sleep(1.0)
+        raise HarnessError(f"the engine is not ready: /v1/models gave {last}", self.shown_url, "check the URL or the server's log")
+
+    @property
+    def shown_url(self) -> str:
+        return redact_uri(self.url) or self.url
+
+    def models(self, response: httpx.Response) -> list[Mapping[str, Any]]:
+        """The model list of a /v1/models answer, or a HarnessError saying what the server sent instead."""
+        try:
+            models = response.json()["data"]
+            if isinstance(models, list) and all(isinstance(m, dict) and isinstance(m.get("id"), str) for m in models):
+                return models
+        except (ValueError, KeyError, TypeError):
+            pass
+        raise HarnessError(f"not a vLLM/OpenAI server: /v1/models sent {response.text[:120]!r}", self.shown_url,
+                           "point --server-url at a vLLM OpenAI-compatible server")
 
     async def load_adapter(self, name: str, path: str) -> float:
         """Make the adapter servable and time its cold load (the first request that uses it)."""
-        listed = {m["id"] for m in (await self._client.get("/v1/models")).json()["data"]}
+        listed = {m["id"] for m in self.models(await self._client.get("/v1/models"))}
         started = time.perf_counter()
         if name not in listed:
             response = await self._client.post("/v1/load_lora_adapter", json={"lora_name": name, "lora_path": path})
             if response.status_code != 200:
-                raise HarnessError(f"the server refused to load the adapter: {response.text[:200]}", self.url,
+                raise HarnessError(f"the server refused to load the adapter: {response.text[:200]!r}", self.shown_url,
                                    "start it with --enable-lora and VLLM_ALLOW_RUNTIME_LORA_UPDATING=1, or let the harness start it")
         probe = GenerationRequest("adapter-cold-load", (1,), 1, adapter=name)
         await self.generate(probe)
@@ -108,31 +155,30 @@ class ServerEngine:
         return await self._stream(request.request_id, body)
 
     async def _stream(self, request_id: str, body: Mapping[str, Any]) -> GenerationResult:
-        started, first, parts, usage, finish = time.perf_counter(), None, [], {}, None
+        """Send one streamed completion; an answer not shaped like vLLM's raises, naming what was sent (a per-request failure)."""
+        started, first, parts, usage, finish = time.perf_counter(), None, [], None, None
         async with self._client.stream("POST", "/v1/completions", json=body) as response:
             if response.status_code != 200:
-                raise RuntimeError(f"HTTP {response.status_code}: {(await response.aread())[:300]!r}")
+                raise RuntimeError(f"{self.shown_url} answered HTTP {response.status_code}: {(await response.aread())[:300]!r}")
             async for line in response.aiter_lines():
                 if not line.startswith("data: ") or line == "data: [DONE]":
                     continue
-                chunk = json.loads(line[6:])
+                chunk = stream_chunk(line, self.shown_url)
                 usage = chunk.get("usage") or usage
-                for choice in chunk.get("choices", []):
+                for choice in chunk.get("choices") or []:
                     if choice.get("text") and first is None:
                         first = time.perf_counter()
                     parts.append(choice.get("text") or "")
                     finish = choice.get("finish_reason") or finish
-        return GenerationResult(request_id, "".join(parts), usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0),
+        if finish is None or not isinstance(usage, dict):
+            raise RuntimeError(f"{self.shown_url}: the stream ended without a finish_reason and usage report (cut short?)")
+        return GenerationResult(request_id, "".join(parts), int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)),
                                 None if first is None else first - started, time.perf_counter() - started, finish)
 
     def describe(self) -> Mapping[str, Any]:
-        return {"mode": "server", "url": self.url, "engine_args": engine_kwargs(self.settings) if self._process else None,
+        return {"mode": "server", "url": self.shown_url, "engine_args": engine_kwargs(self.settings) if self._process else None,
                 "server_command": self._command, "runtime": asdict(self.settings.runtime) if self._process else None}
 
     def close(self) -> None:
-        if self._process and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
+        if self._process:
+            release(self._process, grace_s=30.0)

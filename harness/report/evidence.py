@@ -66,6 +66,8 @@ def adapter_check_blocks(summary: Mapping[str, Any]) -> tuple[Block, ...]:
 def serving_blocks(summary: Mapping[str, Any]) -> tuple[Block, ...]:
     """Adapter cold load and the dynamic vs merged serving measurements side by side."""
     verdict, modes = required(summary, "verdict"), required(summary, "engine", "adapter_serving")
+    if not modes:
+        return (Text("No candidate of this run uses an adapter."),)
     cold_load = format_number(required(summary, "engine", "adapter_cold_load_s"), "s")
     names = list(dict.fromkeys(name for measured in modes.values() for name in measured))
     rows = tuple((name, *(_serving_value(summary, name, modes[mode].get(name)) for mode in modes))
@@ -158,7 +160,7 @@ def environment_section(summary: Mapping[str, Any]) -> Section:
                                   "created at": summary["created_at"],
                                   "engine mode": engine["mode"],
                                   **required(summary, "engine", "load_profile")}),
-        _pairs(("engine argument", "value"), required(summary, "engine", "engine_args")),
+        engine_args_block(summary),
         _pairs(("package", "version"), required(summary, "environment", "versions")),
     ))
 
@@ -174,6 +176,15 @@ def precision_rows(environment: Mapping[str, Any]) -> dict[str, Any]:
             "training dtype": (environment.get("dtype") or {}).get("training") or "not recorded (adapter given without a manifest)",
             "precision decision": precision.get("reason", "not recorded"),
             "matmul probe (GFLOP/s)": f"float32 {probe['float32_gflops']}, bfloat16 {probe['bfloat16_gflops']}" if probe else "not recorded"}
+
+
+def engine_args_block(summary: Mapping[str, Any]) -> Block:
+    """The engine's arguments; a server the user runs has none the harness knows, which is said."""
+    arguments = required(summary, "engine", "engine_args")
+    if arguments is None:
+        url = summary["engine"].get("url", "the given URL")
+        return Text(f"The engine was a server the harness did not start ({url}); its arguments are not known to the run.")
+    return _pairs(("engine argument", "value"), arguments)
 
 
 def evidence_sections(summary: Mapping[str, Any], data_card: str) -> list[Section]:

@@ -26,6 +26,8 @@ DECISION_WORDS: Mapping[str, tuple[str, str]] = {
                    "The adapter did not show a real win over the best prompting baseline."),
     "adapter_loses": ("ADAPTER LOSES",
                       "The best prompting baseline is better than the adapter."),
+    "no_verdict": ("NO VERDICT",
+                   "No candidate uses an adapter: a prompt-only study, with no verdict to give."),
 }
 """decision -> (status word, one-sentence meaning)."""
 

@@ -77,8 +77,12 @@ def banner(summary: Mapping[str, Any]) -> Banner:
     verdict = required(summary, "verdict")
     adapter, baseline = verdict["adapter_candidate"], verdict["baseline_candidate"]
     primary, defs = summary["gate"]["primary_metric"], summary["metric_defs"]
-    comparison = primary_comparison(summary)
     status, sentence = decision_words(verdict["decision"])
+    if adapter is None:
+        lines = (f"{primary}: strongest prompt-only candidate on dev {baseline} {metric_cell(summary, baseline, primary)} on test",
+                 f"Run {summary['run_id']} on the {summary['split']} split.")
+        return Banner(verdict["decision"], status, sentence, lines, tuple(verdict["reasons"]))
+    comparison = primary_comparison(summary)
     interval = format_interval(defs, primary, [comparison["ci_low"], comparison["ci_high"]])
     lines = (
         f"{primary}: {adapter} {metric_cell(summary, adapter, primary)} vs {baseline} "

@@ -1,0 +1,153 @@
+"""Engine processes never outlive the run that started them.
+
+A server the harness starts runs in its own process group (`spawn`), is remembered here and in a
+pid file under a folder the caller names (`guard`), and is killed with its whole group on any exit
+of the harness: a normal exit, an error or Ctrl-C (KeyboardInterrupt unwinds to the CLI, whose exit
+runs the atexit hook), or SIGTERM (a handler kills, then exits with 128+15). Killing sends SIGTERM, waits a short grace, then SIGKILL (vLLM workers can ignore
+SIGTERM). Every other descendant of this process (in-process vLLM workers) is killed the same way
+at exit. After a `kill -9` of the harness nothing of this can run, so `guard` first reaps the
+groups that a dead harness recorded in pid files (checking each process's start time, so a reused
+pid is left alone). This module knows processes and signals, nothing of vLLM or tasks.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import psutil
+
+GRACE_S = 3.0
+_children: dict[int, Path | None] = {}  # process group id -> its pid file (None when not recorded)
+_state: dict[str, Path | None] = {"pid_dir": None}
+_installed: list[bool] = []
+
+
+def guard(pid_dir: Path) -> list[int]:
+    """Reap orphans a dead harness left recorded in `pid_dir`, record future children there, install the exit hooks."""
+    pid_dir.mkdir(parents=True, exist_ok=True)
+    _state["pid_dir"] = pid_dir
+    install()
+    return reap_orphans(pid_dir)
+
+
+def install() -> None:
+    """atexit and SIGTERM/SIGINT handlers that kill every child group (once per process)."""
+    if _installed:
+        return
+    _installed.append(True)
+    atexit.register(reap)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _on_sigterm(number: int, frame: object) -> None:
+    """Kill the children, then exit through the normal unwinding (finally blocks mark the run failed)."""
+    reap()
+    raise SystemExit(128 + number)
+
+
+def spawn(command: Sequence[str], env: Mapping[str, str] | None = None) -> subprocess.Popen:
+    """Start `command` (with `env`, else this process's environment) in a new process group that `reap` kills;
+    record it in a pid file when guarded."""
+    process = subprocess.Popen(list(command), start_new_session=True, env=env)
+    pid_file = None
+    if _state["pid_dir"] is not None:
+        pid_file = _state["pid_dir"] / f"{process.pid}.json"
+        pid_file.write_text(json.dumps({"pid": process.pid, "owner_pid": os.getpid(), "started": psutil.Process(process.pid).create_time(),
+                                        "command": list(command)}))
+    _children[process.pid] = pid_file
+    install()
+    return process
+
+
+def reap(grace_s: float = GRACE_S) -> None:
+    """Kill every child group this process spawned and every other descendant: SIGTERM, grace, SIGKILL."""
+    for group, pid_file in list(_children.items()):
+        kill_group(group, grace_s)
+        if pid_file is not None:
+            pid_file.unlink(missing_ok=True)
+        _children.pop(group, None)
+    try:
+        descendants = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return
+    for child in descendants:
+        _signal(child, signal.SIGTERM)
+    _, alive = psutil.wait_procs(descendants, timeout=grace_s)
+    for child in alive:
+        _signal(child, signal.SIGKILL)
+    psutil.wait_procs(alive, timeout=grace_s)
+
+
+def kill_group(group: int, grace_s: float = GRACE_S) -> None:
+    """SIGTERM the process group, then SIGKILL whatever is left of it after `grace_s`."""
+    for number in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(group, number)
+        except (ProcessLookupError, PermissionError):
+            return
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and group_alive(group):
+            time.sleep(0.05)
+        if not group_alive(group):
+            return
+
+
+def group_alive(group: int) -> bool:
+    """Whether any live (not zombie) process is in the group."""
+    for process in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(process.pid) == group and process.info["status"] != psutil.STATUS_ZOMBIE:
+                return True
+        except (ProcessLookupError, PermissionError, psutil.Error):
+            continue
+    return False
+
+
+def reap_orphans(pid_dir: Path) -> list[int]:
+    """Kill the groups recorded by harness processes that are gone; return the pids reaped."""
+    reaped = []
+    for pid_file in sorted(pid_dir.glob("*.json")):
+        try:
+            entry = json.loads(pid_file.read_text())
+        except (OSError, ValueError):
+            continue
+        if psutil.pid_exists(int(entry["owner_pid"])) and int(entry["owner_pid"]) != os.getpid():
+            continue  # its harness still runs; that run owns it
+        if _same_process(int(entry["pid"]), float(entry["started"])):
+            print(f"[engine] killing an engine left running by an earlier harness run (pid {entry['pid']})", flush=True)
+            kill_group(int(entry["pid"]))
+            reaped.append(int(entry["pid"]))
+        pid_file.unlink(missing_ok=True)
+    return reaped
+
+
+def _same_process(pid: int, started: float) -> bool:
+    try:
+        return abs(psutil.Process(pid).create_time() - started) < 1.0
+    except psutil.Error:
+        return False
+
+
+def _signal(process: psutil.Process, number: int) -> None:
+    try:
+        process.send_signal(number)
+    except psutil.Error:
+        pass
+
+
+def release(process: subprocess.Popen, grace_s: float = GRACE_S) -> None:
+    """Stop one spawned child's group now (its engine is closed) and forget it."""
+    kill_group(process.pid, grace_s)
+    process.wait()
+    pid_file = _children.pop(process.pid, None)
+    if pid_file is not None:
+        pid_file.unlink(missing_ok=True)

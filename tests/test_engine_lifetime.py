@@ -1,0 +1,111 @@
+"""Engine processes never outlive the harness: a dummy long-running child stands in for vLLM.
+
+Each test runs a small driver in its own Python process that spawns the child through
+harness.engine.lifetime and then exits normally, raises, is sent SIGTERM or SIGINT, or is killed
+with -9; the child (which ignores SIGTERM, as vLLM's workers can) must be gone within seconds, and
+after a kill -9 the next guarded run must reap it from its pid file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+STUBBORN = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
+DRIVER = """
+import sys, time
+from pathlib import Path
+from harness.engine import lifetime
+lifetime.guard(Path(sys.argv[1]))
+child = lifetime.spawn([sys.executable, "-c", {stubborn!r}])
+grandchild_free = __import__("subprocess").Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+print(child.pid, grandchild_free.pid, flush=True)
+how = sys.argv[2]
+if how == "exit":
+    sys.exit(0)
+if how == "error":
+    raise RuntimeError("boom")
+time.sleep(600)
+""".format(stubborn=STUBBORN)
+
+
+def start_driver(pid_dir: Path, how: str) -> tuple[subprocess.Popen, list[int]]:
+    driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(pid_dir), how], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    pids = [int(p) for p in driver.stdout.readline().split()]
+    return driver, pids
+
+
+def gone(pids: list[int], within_s: float = 15.0) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if not any(alive(pid) for pid in pids):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+@pytest.mark.parametrize("how, send", [("exit", None), ("error", None), ("wait", signal.SIGTERM), ("wait", signal.SIGINT)])
+def test_no_child_outlives_the_harness(tmp_path: Path, how: str, send: signal.Signals | None) -> None:
+    driver, pids = start_driver(tmp_path / "engines", how)
+    try:
+        assert how != "wait" or all(alive(pid) for pid in pids)
+        if send is not None:
+            time.sleep(0.3)
+            driver.send_signal(send)
+        driver.wait(timeout=30)
+        assert gone(pids), f"still running after {how}/{send}: {[p for p in pids if alive(p)]}"
+        assert list((tmp_path / "engines").glob("*.json")) == []
+    finally:
+        for pid in pids:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_after_kill_9_the_next_guarded_run_reaps_the_orphan(tmp_path: Path) -> None:
+    pid_dir = tmp_path / "engines"
+    driver, (child, free) = start_driver(pid_dir, "wait")
+    try:
+        driver.kill()
+        driver.wait(timeout=30)
+        time.sleep(0.5)
+        assert alive(child), "a kill -9 gives the harness no chance; the orphan is still there"
+        assert json.loads((pid_dir / f"{child}.json").read_text())["pid"] == child
+        reaper = subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; from harness.engine import lifetime; "
+                                 "print(lifetime.reap_orphans(Path(sys.argv[1])))", str(pid_dir)],
+                                capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        assert f"[{child}]" in reaper.stdout and "earlier harness run" in reaper.stdout
+        assert gone([child])
+        assert list(pid_dir.glob("*.json")) == []
+    finally:
+        for pid in (child, free):
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_a_live_harness_keeps_its_engine(tmp_path: Path) -> None:
+    driver, (child, free) = start_driver(tmp_path / "engines", "wait")
+    try:
+        from harness.engine.lifetime import reap_orphans
+
+        assert reap_orphans(tmp_path / "engines") == [] and alive(child)
+    finally:
+        driver.terminate()
+        driver.wait(timeout=30)
+        assert gone([child, free])
