@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from test_report_run_folder import write_run_folder
 
+from harness.precision import decide_precision
 from harness.batch_store import BatchStore
 from harness.commands import prepare_output_folders
 from harness.compare import engine_identity, recorded_config
@@ -169,7 +170,7 @@ def test_secret_environment_values_are_found_and_masked(monkeypatch: pytest.Monk
     text = redact_text("token hf_abcdef123 at http://me:pa55word@host/", secret_values(environ))
     assert "hf_abcdef123" not in text and "pa55word" not in text
     monkeypatch.setenv("MY_SERVICE_TOKEN", "tok-value-31337")
-    assert "tok-value-31337" not in json.dumps(environment("cpu"))
+    assert "tok-value-31337" not in json.dumps(environment(decide_precision("cpu"), "float32"))
 
 
 def test_a_started_server_binds_127_0_0_1_only() -> None:
