@@ -23,7 +23,15 @@ from harness.run_config import DEFAULT_CANDIDATES, AdapterOptions, DataOptions, 
 from harness.run_record import RESUME_UNFINISHED
 from harness.specs import MIN_EXCERPT_TOKENS, TaskSpec, load_candidate, load_task
 
-GATE_FLAGS = {"min_effect": float, "alpha": float, "schema_valid_margin": float, "latency_p95_ratio_margin": float, "cost_ceiling_usd_per_1k": float}
+def effect_basis(text: str) -> str:
+    """--min-effect-on: `point` or `ci_low` (argparse names the flag when this raises)."""
+    if text not in ("point", "ci_low"):
+        raise ValueError(text)
+    return text
+
+
+GATE_FLAGS = {"min_effect": float, "min_effect_on": effect_basis, "alpha": float, "min_records": int, "schema_valid_margin": float,
+              "failure_rate_margin": float, "latency_p95_ratio_margin": float, "cost_ceiling_usd_per_1k": float}
 TRAIN_FLAGS = {"rank": int, "alpha": int, "dropout": float, "epochs": float, "max_steps": int, "learning_rate": float, "lr_schedule": str,
                "batch_size": int, "grad_accum": int, "max_seq_tokens": int, "quantization": str, "train_limit": int,
                "early_stopping_patience": int, "eval_every_steps": int}

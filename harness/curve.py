@@ -3,8 +3,8 @@
 For each size it runs a comparison whose adapter trains on the first N training records (nested
 subsets of one seeded order), serving it merged and reusing the prompt-only baselines, which are
 measured once on the same test records. It then compares the adapter at each size with the
-few-shot and best-prompt candidates (paired bootstrap of the micro field-F1 difference, Holm-
-corrected across sizes) and reports the curve with 95% intervals and the smallest size at which
+few-shot and best-prompt candidates (the micro field-F1 difference with its paired bootstrap CI
+and paired permutation p-value, Holm-corrected across sizes) and reports the curve with 95% intervals and the smallest size at which
 the adapter beats few-shot, if any. This module composes comparisons; it serves nothing itself.
 """
 
@@ -23,6 +23,7 @@ from harness.cli_options import resolve_run_config
 from harness.compare import run_comparison
 from harness.errors import HarnessError
 from harness.run_record import write_json
+from harness.permutation import permutation_micro_f1
 from harness.stats import bootstrap_distribution, holm, paired_bootstrap_micro_f1, percentile_interval
 
 BASELINES = ("few_shot", "best_prompt")
@@ -65,7 +66,9 @@ def curve_point(run_dir: Path, size: int, adapter_label: str, seed: int) -> dict
     for baseline in BASELINES:
         base_ids, base = record_counts(run_dir, baseline)
         result = paired_bootstrap_micro_f1(adapter, base, ids=(ids, base_ids), seed=seed)
-        point["against"][baseline] = {"diff": result.mean_diff, "ci_low": result.ci.low, "ci_high": result.ci.high, "p_value": result.p_value}
+        test = permutation_micro_f1(adapter, base, seed=seed)
+        point["against"][baseline] = {"diff": result.mean_diff, "ci_low": result.ci.low, "ci_high": result.ci.high, "p_value": test.p_value,
+                                      "method": f"paired_permutation ({test.method})"}
     return point
 
 

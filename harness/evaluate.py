@@ -2,7 +2,7 @@
 
 Pure functions over predictions and gold records: scoring (harness.scoring), the typed metric set
 (harness.metrics), paired statistics between the adapter and the strongest prompt-only baseline
-(harness.stats, Holm-corrected across the comparisons made) and the verdict (harness.verdict).
+(harness.permutation for p-values, harness.stats for intervals, Holm-corrected across the tests) and the verdict (harness.verdict).
 Every candidate is scored on the same records in the same order, so every comparison is paired.
 This module knows nothing of engines, MLflow or files.
 """
@@ -21,8 +21,9 @@ from harness.prediction_log import Prediction
 from harness.records import Record
 from harness.scoring import RecordScore, score_output
 from harness.specs import GateSpec, TaskSpec
+from harness.permutation import PermutationTest, permutation_mean, permutation_micro_f1
 from harness.stats import PairedComparison, holm, mcnemar_exact, paired_bootstrap, paired_bootstrap_micro_f1
-from harness.verdict import Verdict, decide
+from harness.verdict import Evidence, Verdict, decide
 
 PER_RECORD_RATES = {
     "record_exact_rate": lambda s: float(s.record_exact),
@@ -68,30 +69,42 @@ class Comparison:
     verdict: Verdict
 
 
-def compare_pair(adapter: CandidateResult, baseline: CandidateResult, gate: GateSpec, seed: int) -> Comparison:
-    """Paired bootstrap (primary metric, record exactness) and exact McNemar (validity, exactness)."""
+_SECONDARY = {"schema_valid_rate": lambda s: s.status == "valid", "record_exact_rate": lambda s: s.record_exact}
+
+
+def compare_pair(adapter: CandidateResult, baseline: CandidateResult, gate: GateSpec, seed: int,
+                 notes: tuple[str, ...] = ()) -> Comparison:
+    """The primary metric's paired permutation test (its p-value) and paired bootstrap (its CI and
+    SE), and exact McNemar tests of schema validity and record exactness, Holm-corrected together.
+
+    One family tests each quantity once: when the primary metric is itself schema_valid_rate or
+    record_exact_rate, its permutation test (the exact McNemar test of a 0/1 metric) is that
+    quantity's only test. `notes` (e.g. training warnings) are added to the verdict's reasons.
+    """
     ids = ([p.record_id for p in adapter.predictions], [p.record_id for p in baseline.predictions])
     primary = paired_primary(adapter, baseline, gate.primary_metric, ids, seed)
-    valid = mcnemar_exact([s.status == "valid" for s in adapter.scores], [s.status == "valid" for s in baseline.scores])
-    exact = mcnemar_exact([s.record_exact for s in adapter.scores], [s.record_exact for s in baseline.scores])
-    tests = {f"{gate.primary_metric}:paired_bootstrap": primary.p_value, "schema_valid:mcnemar_exact": valid.p_value,
-             "record_exact:mcnemar_exact": exact.p_value}
-    adjusted = holm(tests)
-    rows = (
-        _row(adapter, baseline, gate.primary_metric, "paired_bootstrap", primary.mean_diff, primary.ci.low, primary.ci.high,
-             primary.p_value, adjusted[f"{gate.primary_metric}:paired_bootstrap"], primary.effect_size_dz, primary.n),
-        _row(adapter, baseline, "schema_valid_rate", "mcnemar_exact", _rate_diff(adapter, baseline, "schema_valid_rate"),
-             None, None, valid.p_value, adjusted["schema_valid:mcnemar_exact"], None, len(adapter.scores), b01=valid.b01, b10=valid.b10),
-        _row(adapter, baseline, "record_exact_rate", "mcnemar_exact", _rate_diff(adapter, baseline, "record_exact_rate"),
-             None, None, exact.p_value, adjusted["record_exact:mcnemar_exact"], None, len(adapter.scores), b01=exact.b01, b10=exact.b10),
-    )
-    verdict = decide(gate, adapter.metrics, baseline.metrics, primary, adjusted[f"{gate.primary_metric}:paired_bootstrap"])
-    return Comparison(rows, verdict)
+    test = primary_test(adapter, baseline, gate.primary_metric, seed)
+    secondary = {metric: mcnemar_exact([flag(s) for s in adapter.scores], [flag(s) for s in baseline.scores])
+                 for metric, flag in _SECONDARY.items() if metric != gate.primary_metric}
+    adjusted = holm({gate.primary_metric: test.p_value} | {m: r.p_value for m, r in secondary.items()})
+    rows = (_primary_row(adapter, baseline, gate.primary_metric, primary, test, adjusted[gate.primary_metric]),
+            *(_row(adapter, baseline, metric, "mcnemar_exact", _rate_diff(adapter, baseline, metric), None, None, result.p_value,
+                   adjusted[metric], None, len(adapter.scores), method="exact", b01=result.b01, b10=result.b10)
+              for metric, result in secondary.items()))
+    evidence = Evidence(primary, test, adjusted[gate.primary_metric], adjusted["schema_valid_rate"], len(adjusted), notes)
+    return Comparison(rows, decide(gate, adapter.metrics, baseline.metrics, evidence))
+
+
+def _per_record(metric: str) -> Any:
+    if metric not in PER_RECORD_RATES:
+        raise HarnessError(f"primary metric '{metric}' has no paired test", "gate.primary_metric",
+                           f"use field_f1 or one of {sorted(PER_RECORD_RATES)}")
+    return PER_RECORD_RATES[metric]
 
 
 def paired_primary(adapter: CandidateResult, baseline: CandidateResult, metric: str,
                    ids: tuple[list[str], list[str]], seed: int) -> PairedComparison:
-    """Paired bootstrap of the primary metric's difference, adapter minus baseline.
+    """Paired bootstrap of the primary metric's difference, adapter minus baseline (CI and SE).
 
     field_f1 resamples records and recomputes micro F1 on each side, so the difference is exactly
     the gap between the reported field_f1 values; a rate metric is the mean of its 0/1 per record.
@@ -99,19 +112,32 @@ def paired_primary(adapter: CandidateResult, baseline: CandidateResult, metric: 
     if metric == "field_f1":
         return paired_bootstrap_micro_f1([record_field_counts(s) for s in adapter.scores],
                                          [record_field_counts(s) for s in baseline.scores], ids=ids, seed=seed)
-    if metric not in PER_RECORD_RATES:
-        raise HarnessError(f"primary metric '{metric}' has no paired test", "gate.primary_metric",
-                           f"use field_f1 or one of {sorted(PER_RECORD_RATES)}")
-    per_record = PER_RECORD_RATES[metric]
+    per_record = _per_record(metric)
     return paired_bootstrap([per_record(s) for s in adapter.scores], [per_record(s) for s in baseline.scores], ids=ids, seed=seed)
+
+
+def primary_test(adapter: CandidateResult, baseline: CandidateResult, metric: str, seed: int) -> PermutationTest:
+    """Paired permutation test of the primary difference (its p-value; exact when few records differ)."""
+    if metric == "field_f1":
+        return permutation_micro_f1([record_field_counts(s) for s in adapter.scores],
+                                    [record_field_counts(s) for s in baseline.scores], seed=seed)
+    per_record = _per_record(metric)
+    return permutation_mean([per_record(s) for s in adapter.scores], [per_record(s) for s in baseline.scores], seed=seed)
 
 
 def _rate_diff(adapter: CandidateResult, baseline: CandidateResult, metric: str) -> float:
     return float(adapter.metrics.value(metric)) - float(baseline.metrics.value(metric))
 
 
+def _primary_row(adapter: CandidateResult, baseline: CandidateResult, metric: str, primary: PairedComparison,
+                 test: PermutationTest, p_holm: float) -> dict[str, Any]:
+    return _row(adapter, baseline, metric, "paired_permutation", primary.mean_diff, primary.ci.low, primary.ci.high,
+                test.p_value, p_holm, primary.effect_size_dz, primary.n, method=test.method, p_min=test.p_min,
+                informative_records=test.informative, ci_method="paired_bootstrap", se=primary.se)
+
+
 def _row(adapter: CandidateResult, baseline: CandidateResult, metric: str, test: str, diff: float, low: float | None,
-         high: float | None, p: float, p_holm: float, effect: float | None, n: int, **extra: int) -> dict[str, Any]:
+         high: float | None, p: float, p_holm: float, effect: float | None, n: int, **extra: Any) -> dict[str, Any]:
     return {"candidate": adapter.candidate, "baseline": baseline.candidate, "metric": metric, "test": test,
             "diff": diff, "ci_low": low, "ci_high": high, "p_value": p, "p_holm": p_holm, "effect_size": effect,
             "n": n, **extra}

@@ -5,9 +5,12 @@ one family, `field_f1.<field>`). `aggregate` turns per-request outcomes (a Recor
 request's timings and token counts) into a `MetricSet`. A metric that cannot be computed is not
 given a placeholder: it is absent from `values` and its reason is in `missing`. Latency and TTFT
 percentiles carry seeded bootstrap confidence intervals in `intervals`; observations left out of a
-metric (a request with no TTFT) are counted in `excluded`. Failed requests stay in every metric:
-their score (an empty output) counts its gold values as misses, and their latency counts when it
-was measured. `record_field_counts` gives one record's (tp, fp, fn) summed over its fields: the
+metric (a request with no TTFT) are counted in `excluded`. Failed requests stay in every quality
+metric: their score (an empty output) counts its gold values as misses. A timed-out request counts
+in the latency percentiles at the time it was waited for (at least its timeout, recorded by
+harness.predict), so timeouts never make latency look better; any other failure has no latency,
+is excluded from the percentiles and counted in `failed_request_rate`, which the gate checks.
+Token means are over the requests that returned output (a failure's zero tokens are not a prompt). `record_field_counts` gives one record's (tp, fp, fn) summed over its fields: the
 unit that harness.stats.paired_bootstrap_micro_f1 resamples to compare `field_f1` between two
 candidates; `record_field_f1` is one record's own micro F1, for per-record listings.
 
@@ -63,11 +66,14 @@ METRICS: tuple[MetricDef, ...] = (
     MetricDef("failed_request_rate", "ratio", "lower_is_better",
               "Share of requests that failed (error or timeout) instead of returning output."),
     MetricDef("latency_p50_s", "s", "lower_is_better", "Median request latency."),
-    MetricDef("latency_p95_s", "s", "lower_is_better", "95th percentile request latency."),
+    MetricDef("latency_p95_s", "s", "lower_is_better",
+              "95th percentile request latency (a timed-out request at the time it was waited for)."),
     MetricDef("latency_p99_s", "s", "lower_is_better", "99th percentile request latency."),
     MetricDef("ttft_p95_s", "s", "lower_is_better", "95th percentile time to first token."),
-    MetricDef("tokens_in_mean", "tokens", "lower_is_better", "Mean prompt tokens per request."),
-    MetricDef("tokens_out_mean", "tokens", "neutral", "Mean generated tokens per request."),
+    MetricDef("tokens_in_mean", "tokens", "lower_is_better",
+              "Mean prompt tokens per request that returned output."),
+    MetricDef("tokens_out_mean", "tokens", "neutral",
+              "Mean generated tokens per request that returned output."),
     MetricDef("throughput_tokens_out_per_s", "tokens/s", "higher_is_better",
               "Generated tokens over the batch's wall-clock seconds."),
     MetricDef("cost_usd_per_1k_requests", "USD", "lower_is_better",
@@ -190,9 +196,12 @@ def _rate_metrics(requests: Sequence[RequestOutcome], out: _Collector) -> None:
         "schema_valid_rate": statuses.count("valid") / n,
         "record_exact_rate": sum(r.score.record_exact for r in requests) / n,
         "failed_request_rate": sum(r.failed for r in requests) / n,
-        "tokens_in_mean": float(np.mean([r.tokens_in for r in requests])),
-        "tokens_out_mean": float(np.mean([r.tokens_out for r in requests])),
     })
+    returned = [r for r in requests if not r.failed]
+    for name, tokens in (("tokens_in_mean", [r.tokens_in for r in returned]),
+                         ("tokens_out_mean", [r.tokens_out for r in returned])):
+        out.put(name, float(np.mean(tokens)) if tokens else None, "every request failed")
+        out.excluded[name] = n - len(returned)
 
 
 def _percentile_metric(name: str, q: float, observed: Sequence[float | None],

@@ -1,21 +1,26 @@
 """Value normalizers: turn the many spellings of a date, duration, jurisdiction, party name or
 free-text value into one canonical form, and compare a predicted value with a gold one by field kind.
 
-Every function here is pure and works on one value at a time. A value that cannot be normalized
-becomes None — never a guessed default (a bare year is not January 1st of that year). This module
+Every function here is pure, works on one value at a time and never raises on model output,
+whatever its text or JSON type: a value that cannot be normalized becomes None — never a guessed
+default (a bare year is not January 1st of that year). Accents are folded everywhere. This module
 deliberately knows nothing about JSON, schemas, records, set matching of party lists (that is
-scoring's job) or how the comparisons are counted into metrics.
+scoring's job) or how the comparisons are counted into metrics; jurisdictions live in
+harness.jurisdiction.
 """
 
 from __future__ import annotations
 
 import datetime
+import math
 import re
 import string
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
 from dateutil import parser as date_parser
+
+from harness.jurisdiction import fold_accents, normalize_jurisdiction
 
 _UNITS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
           "fifteen sixteen seventeen eighteen nineteen").split()
@@ -42,44 +47,34 @@ _PROBE_DEFAULTS = (datetime.datetime(1900, 1, 1), datetime.datetime(1904, 2, 2))
 
 DAYS_PER_UNIT: Mapping[str, int] = MappingProxyType(
     {"day": 1, "week": 7, "month": 30, "year": 365})
-_UNIT_RE = r"(?:calendar\s+)?(?P<unit>day|week|month|year)s?\b"
+_UNIT_NAMES = {"day": "day", "week": "week", "wk": "week", "month": "month", "mo": "month",
+               "year": "year", "yr": "year"}
+_UNIT_RE = r"(?:calendar\s+)?(?P<unit>day|week|wk|month|mo|year|yr)s?\b\.?"
 _NUMBER_WORD_RE = "|".join(sorted([*NUMBER_WORDS, "hundred"], key=len, reverse=True))
-_DIGIT_DURATION_RE = re.compile(r"\(?(?P<num>\d+(?:\.\d+)?)\)?[\s-]*" + _UNIT_RE)
-_WORD_DURATION_RE = re.compile(
-    r"\b(?P<num>(?:(?:" + _NUMBER_WORD_RE + r")[\s-]+(?:and\s+)?)*(?:" + _NUMBER_WORD_RE
-    + r"))[\s-]+" + _UNIT_RE)
+_WORDS_RUN = r"(?:(?:" + _NUMBER_WORD_RE + r")[\s-]+(?:and\s+)?)*(?:" + _NUMBER_WORD_RE + r")"
+_DURATION_RE = re.compile(
+    r"(?:\(?(?<![\w.])(?P<digits>[0-9]{1,6}(?:\.[0-9]{1,3})?)\)?|\b(?P<words>" + _WORDS_RUN
+    + r"))[\s-]*" + _UNIT_RE)
+_SPELLED_BEFORE_DIGITS_RE = re.compile(r"\b" + _WORDS_RUN + r"\s*(?=\(\s*[0-9])")
+_JOINER_RE = re.compile(r"\s*(?:,\s*)?(?:and\s+|plus\s+)?")
+_FREQUENCY_DAYS = (
+    (re.compile(r"\b(?:annual|annually|yearly|per\s+annum|each\s+year|every\s+year)\b"), 365),
+    (re.compile(r"\b(?:quarterly|each\s+quarter|every\s+quarter)\b"), 90),
+    (re.compile(r"\b(?:monthly|each\s+month|every\s+month)\b"), 30),
+    (re.compile(r"\b(?:weekly|each\s+week|every\s+week)\b"), 7),
+)
+MAX_DURATION_DAYS = 365 * 1000  # a longer 'duration' is not a contract term: None
+_NUMBER_CAP = 10 ** 9  # 'hundred hundred ...' stops growing here (then exceeds MAX_DURATION_DAYS)
+_PARENTHETICAL_RE = re.compile(r"\([^()]*\)")
 
-US_STATES: Mapping[str, str] = MappingProxyType({
-    "al": "Alabama", "ak": "Alaska", "az": "Arizona", "ar": "Arkansas", "ca": "California",
-    "co": "Colorado", "ct": "Connecticut", "de": "Delaware", "fl": "Florida", "ga": "Georgia",
-    "hi": "Hawaii", "id": "Idaho", "il": "Illinois", "in": "Indiana", "ia": "Iowa",
-    "ks": "Kansas", "ky": "Kentucky", "la": "Louisiana", "me": "Maine", "md": "Maryland",
-    "ma": "Massachusetts", "mi": "Michigan", "mn": "Minnesota", "ms": "Mississippi",
-    "mo": "Missouri", "mt": "Montana", "ne": "Nebraska", "nv": "Nevada", "nh": "New Hampshire",
-    "nj": "New Jersey", "nm": "New Mexico", "ny": "New York", "nc": "North Carolina",
-    "nd": "North Dakota", "oh": "Ohio", "ok": "Oklahoma", "or": "Oregon", "pa": "Pennsylvania",
-    "ri": "Rhode Island", "sc": "South Carolina", "sd": "South Dakota", "tn": "Tennessee",
-    "tx": "Texas", "ut": "Utah", "vt": "Vermont", "va": "Virginia", "wa": "Washington",
-    "wv": "West Virginia", "wi": "Wisconsin", "wy": "Wyoming", "dc": "District of Columbia",
-})
-JURISDICTION_ALIASES: Mapping[str, str] = MappingProxyType({
-    **US_STATES, **{name.casefold(): name for name in US_STATES.values()},
-    "prc": "China", "people's republic of china": "China", "china": "China",
-    "washington dc": "District of Columbia", "washington d c": "District of Columbia",
-    "usa": "United States", "us": "United States", "u s": "United States",
-    "united states of america": "United States", "uk": "United Kingdom",
-})
-_JURISDICTION_PREFIX_RE = re.compile(
-    r"^(?:(?:governed\s+by|under|the|laws?\s+of|law\s+of|state|commonwealth|province)\s+"
-    r"(?:of\s+)?)+")
-_JURISDICTION_SUFFIX_RE = re.compile(r"(?:\s+state)?(?:\s+laws?)?$")
-_US_COUNTRY_SUFFIX_RE = re.compile(r"\s+(?:usa|u s a|u s|united states(?: of america)?)$")
-_JURISDICTION_KEY_RE = re.compile(r"[^\w\s']")  # alias lookup ignores punctuation but apostrophes
-_LOWERCASE_WORDS = frozenset({"and", "of", "the"})
-
-CORPORATE_SUFFIXES = frozenset({
-    "inc", "incorporated", "corp", "corporation", "llc", "ltd", "limited", "co", "company",
-    "plc", "lp", "llp", "sa", "gmbh", "ag", "nv", "bv"})
+CORPORATE_SUFFIXES: Mapping[str, str] = MappingProxyType({
+    "inc": "corporation", "incorporated": "corporation", "corp": "corporation",
+    "corporation": "corporation", "llc": "llc", "ltd": "limited", "limited": "limited",
+    "co": "company", "company": "company", "plc": "plc", "lp": "lp", "llp": "llp", "sa": "sa",
+    "gmbh": "gmbh", "ag": "ag", "nv": "nv", "bv": "bv"})
+"""Trailing legal-form words dropped from party names, each with its kind: two names with
+different stated kinds ('Acme LLC', 'Acme Inc.') are different parties."""
+_QUALIFIERS = frozenset({"of", "for", "in", "at", "de", "du", "des", "del"})
 _QUOTED_ALIAS_RE = re.compile(r"\([^()]*[\"“”'‘’][^()]*\)")
 _DESCRIPTOR_RE = re.compile(r",\s+an?\s.*$", re.DOTALL)  # ', a Delaware corporation, having ...'
 _PUNCTUATION_RE = re.compile(r"[^\w\s]")
@@ -88,15 +83,16 @@ PARTY_JACCARD_MIN = 0.8
 
 
 def normalize_date(text: str | None) -> str | None:
-    """ISO 'YYYY-MM-DD' for a full date in any common spelling (US month/day order), else None."""
+    """ISO 'YYYY-MM-DD' for a full date in any common spelling (US month/day order), else None.
+    A parenthetical ('(the "Effective Date")') is not part of the date."""
     if not text or not text.strip():
         return None
-    cleaned = _ORDINAL_RE.sub(lambda m: str(_ORDINALS[m.group(1).replace(" ", "-")]),
-                              text.strip().casefold())
+    cleaned = _PARENTHETICAL_RE.sub(" ", fold_accents(text)).strip().casefold()
+    cleaned = _ORDINAL_RE.sub(lambda m: str(_ORDINALS[m.group(1).replace(" ", "-")]), cleaned)
     cleaned = _DAY_OF_RE.sub(r"\1 ", _DATE_PREFIX_RE.sub("", cleaned))
     try:
         probes = {date_parser.parse(cleaned, default=d).date() for d in _PROBE_DEFAULTS}
-    except (ValueError, OverflowError):
+    except (ValueError, OverflowError, TypeError, ArithmeticError):
         return None
     return probes.pop().isoformat() if len(probes) == 1 else None
 
@@ -110,103 +106,111 @@ def _parse_number_words(words: str) -> int:
     total = 0
     for word in tokens:
         if word == "hundred":
-            total = max(total, 1) * 100
+            total = min(max(total, 1) * 100, _NUMBER_CAP)
         elif word != "and":
             total += NUMBER_WORDS[word]
     return total
 
 
+def _terms(cleaned: str) -> list[tuple[float, str]]:
+    """The (amount, unit) terms of the first duration, with the ones joined to it by 'and' or a
+    comma in decreasing units ('two years and six months'); a '/' or 'or' starts another duration."""
+    terms: list[tuple[float, str]] = []
+    end = None
+    for match in _DURATION_RE.finditer(cleaned):
+        unit = _UNIT_NAMES[match.group("unit")]
+        joined = end is not None and _JOINER_RE.fullmatch(cleaned, end, match.start()) is not None
+        if terms and not (joined and DAYS_PER_UNIT[unit] < DAYS_PER_UNIT[terms[-1][1]]):
+            break
+        digits = match.group("digits")
+        terms.append((float(digits) if digits else _parse_number_words(match.group("words")), unit))
+        end = match.end()
+    return terms
+
+
+def _days(terms: list[tuple[float, str]]) -> int:
+    """Days of summed terms: weeks 7, days 1; months and years go through months so that 18
+    months = 1.5 years = 540 days, while a whole number of years is 365 days each."""
+    months = sum(amount * (12 if unit == "year" else 1) for amount, unit in terms if unit in ("month", "year"))
+    other = sum(amount * DAYS_PER_UNIT[unit] for amount, unit in terms if unit in ("day", "week"))
+    whole_years = months % 12 == 0
+    return round(other + (months / 12 * 365 if whole_years else months * 30))
+
+
 def normalize_duration_days(text: str | int | float | None) -> int | None:
-    """Days in a duration: weeks are 7 days, months 30 days, years 365 days (a convention), except
-    that a whole number of years written in months counts as those years ('12 months' = 365 days).
+    """Days in a duration: weeks are 7 days, months 30 days, years 365 days (a convention); a whole
+    number of years written in months counts as those years ('12 months' = 365 days), and a
+    fraction of a year counts in months ('1.5 years' = '18 months' = 540 days).
 
     An int (or integral float, or a bare digit string) already counts days. In 'thirty (30) days'
-    the digits win; in '180 days / 6 months' the first duration wins. 'business days' and other
-    qualified days are not calendar days, so they are not durations here (None).
+    the digits win; in '180 days / 6 months' the first duration wins; 'two years and six months'
+    is 30 months. 'annual'/'annually' is one year (likewise quarterly, monthly, weekly) when no
+    number is given. 'business days' and other qualified days are not calendar days (None), nor is
+    anything longer than 1,000 years.
     """
     if isinstance(text, bool) or text is None:
         return None
     if isinstance(text, (int, float)):
-        return int(text) if float(text).is_integer() else None
-    cleaned = text.strip().casefold()
-    if cleaned.isdigit():
-        return int(cleaned)
-    matches = [m for m in (_DIGIT_DURATION_RE.search(cleaned), _WORD_DURATION_RE.search(cleaned))
-               if m is not None]
-    if not matches:
-        return None
-    first = min(matches, key=lambda m: m.start())
-    number = first.group("num")
-    amount = float(number) if number[0].isdigit() else _parse_number_words(number)
-    unit = first.group("unit")
-    if unit == "month" and amount >= 12 and amount % 12 == 0:
-        amount, unit = amount / 12, "year"
-    return round(amount * DAYS_PER_UNIT[unit])
+        integral = isinstance(text, int) or (math.isfinite(text) and float(text).is_integer())
+        return int(text) if integral and 0 <= text <= MAX_DURATION_DAYS else None
+    cleaned = fold_accents(text).strip().casefold()
+    if re.fullmatch(r"[0-9]{1,7}", cleaned):
+        days = int(cleaned)
+    else:
+        terms = _terms(_SPELLED_BEFORE_DIGITS_RE.sub("", cleaned))
+        frequency = next((d for pattern, d in _FREQUENCY_DAYS if pattern.search(cleaned)), None)
+        days = _days(terms) if terms else frequency
+    return days if days is not None and days <= MAX_DURATION_DAYS else None
 
 
-def _capitalize_jurisdiction(name: str) -> str:
-    words = name.split()
-    return " ".join(
-        word if index and word in _LOWERCASE_WORDS
-        else "-".join(part[:1].upper() + part[1:] for part in word.split("-"))
-        for index, word in enumerate(words))
-
-
-def normalize_jurisdiction(text: str | None) -> str | None:
-    """Canonical jurisdiction name: boilerplate ('laws of the State of', 'law') stripped,
-    US state abbreviations and known aliases mapped, the rest capitalized word by word."""
-    if not text or not text.strip():
-        return None
-    cleaned = " ".join(text.casefold().replace(".", " ").split()).strip(_STRIP_CHARS) + " "
-    cleaned = _JURISDICTION_SUFFIX_RE.sub("", _JURISDICTION_PREFIX_RE.sub("", cleaned).strip())
-    key = " ".join(_JURISDICTION_KEY_RE.sub(" ", cleaned).split())
-    head = _US_COUNTRY_SUFFIX_RE.sub("", key)
-    if head in JURISDICTION_ALIASES and JURISDICTION_ALIASES[head] in US_STATES.values():
-        return JURISDICTION_ALIASES[head]
-    if key in JURISDICTION_ALIASES:
-        return JURISDICTION_ALIASES[key]
-    return _capitalize_jurisdiction(cleaned) if cleaned else None
-
-
-def normalize_party_name(text: str) -> str:
-    """A party name reduced for tolerant matching: casefolded; quoted defined-term aliases such as
-    ("Company"), a trailing descriptor (', a Delaware corporation'), a leading 'the' and trailing
-    corporate suffixes dropped; '&' read as 'and'; punctuation removed; spaces collapsed."""
-    cleaned = _DESCRIPTOR_RE.sub("", _QUOTED_ALIAS_RE.sub(" ", text.casefold()))
+def _party_tokens(text: str) -> tuple[list[str], set[str]]:
+    """(name tokens without legal-form suffixes, the kinds of the suffixes dropped)."""
+    cleaned = _DESCRIPTOR_RE.sub("", _QUOTED_ALIAS_RE.sub(" ", fold_accents(text).casefold()))
     cleaned = cleaned.replace("&", " and ").replace(".", "")
     tokens = _PUNCTUATION_RE.sub(" ", cleaned).split()
     if tokens and tokens[0] == "the":
         tokens = tokens[1:]
+    kinds: set[str] = set()
     while len(tokens) > 1 and tokens[-1] in CORPORATE_SUFFIXES:
-        tokens = tokens[:-1]
-    return " ".join(tokens)
+        kinds.add(CORPORATE_SUFFIXES[tokens.pop()])
+    return tokens, kinds
+
+
+def normalize_party_name(text: str) -> str:
+    """A party name reduced for tolerant matching: accents folded, casefolded; quoted defined-term
+    aliases such as ("Company"), a trailing descriptor (', a Delaware corporation'), a leading 'the'
+    and trailing corporate suffixes dropped; '&' read as 'and'; punctuation removed; spaces collapsed."""
+    return " ".join(_party_tokens(text)[0])
 
 
 def parties_match(predicted: str, gold: str) -> bool:
     """Whether two party names name the same party.
 
-    After normalize_party_name they match when (1) they are equal; or (2) the token set of the
-    shorter one has at least 2 tokens and is contained in the other's ('acme holdings' ~ 'acme
-    holdings international'); or (3) the token sets' Jaccard similarity is >= 0.8. Empty names
-    never match.
+    Names whose stated legal forms differ in kind ('Acme LLC', 'Acme Inc.') never match. Otherwise,
+    after normalize_party_name they match when (1) they are equal; or (2) the token set of the
+    shorter one has at least 2 tokens and is contained in the other's, unless the longer one adds a
+    qualifier such as 'of Omaha' ('acme holdings' ~ 'acme holdings international', but 'first
+    national bank' is not 'first national bank of omaha'); or (3) the token sets' Jaccard
+    similarity is >= 0.8. Empty names never match.
     """
-    left, right = normalize_party_name(predicted), normalize_party_name(gold)
-    if not left or not right:
+    (left, left_kinds), (right, right_kinds) = _party_tokens(predicted), _party_tokens(gold)
+    if not left or not right or (left_kinds and right_kinds and not left_kinds & right_kinds):
         return False
     if left == right:
         return True
-    left_tokens, right_tokens = set(left.split()), set(right.split())
+    left_tokens, right_tokens = set(left), set(right)
     shorter, longer = sorted((left_tokens, right_tokens), key=len)
-    if len(shorter) >= 2 and shorter <= longer:
+    if len(shorter) >= 2 and shorter <= longer and not (longer - shorter) & _QUALIFIERS:
         return True
     return len(left_tokens & right_tokens) / len(left_tokens | right_tokens) >= PARTY_JACCARD_MIN
 
 
 def normalize_text(text: str | None) -> str | None:
-    """Casefolded text with whitespace collapsed and surrounding punctuation stripped; None if empty."""
+    """Casefolded, accent-folded text with whitespace collapsed and surrounding punctuation
+    stripped; None if empty."""
     if text is None:
         return None
-    cleaned = " ".join(text.casefold().split()).strip(_STRIP_CHARS)
+    cleaned = " ".join(fold_accents(text).casefold().split()).strip(_STRIP_CHARS)
     return cleaned or None
 
 

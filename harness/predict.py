@@ -4,7 +4,8 @@ The same `LoadProfile` (concurrency, warm-up requests, timeout, attempts) applie
 candidate, so latencies compare like with like. Warm-up requests are sent first and not recorded.
 Each finished request is appended to the candidate's prediction log at once; requests already in
 the log are skipped (resume). A request that errors or times out is retried up to the profile's
-attempts and then recorded as a failure with its reason. This module knows nothing of prompts,
+attempts and then recorded as a failure with its reason; a timed-out one keeps the time it took
+as its latency. This module knows nothing of prompts,
 tasks or scoring, and never imports vLLM.
 """
 
@@ -94,18 +95,24 @@ async def warm_up(engine: Engine, requests: Sequence[GenerationRequest], timeout
 
 
 async def attempt(engine: Engine, batch: Batch, record_id: str, profile: LoadProfile) -> Prediction:
-    """Send one request, retrying failures; return its prediction or its recorded failure."""
-    request, error = batch.requests[record_id], "not attempted"
+    """Send one request, retrying failures; return its prediction or its recorded failure.
+
+    A request whose last attempt timed out keeps as its latency the seconds spent on all its
+    attempts (at least the timeout): a user waited that long, so latency percentiles must see it.
+    Other failures have no latency (they are counted in the failure rate instead)."""
+    request, error, timed_out = batch.requests[record_id], "not attempted", False
+    started = time.perf_counter()
     for number in range(1, profile.max_attempts + 1):
         try:
             tagged = dataclasses.replace(request, request_id=f"{request.request_id}:try{number}")
             result = await asyncio.wait_for(engine.generate(tagged), timeout=profile.timeout_s)
             return to_prediction(batch, record_id, result, number)
         except asyncio.TimeoutError:
-            error = f"timed out after {profile.timeout_s:g} s"
+            error, timed_out = f"timed out after {profile.timeout_s:g} s", True
         except Exception as exc:  # an engine error is data about this request, recorded below
-            error = f"{type(exc).__name__}: {exc}"[:500]
-    return Prediction(record_id, batch.candidate, batch.split, "", 0, 0, None, None, None, profile.max_attempts, error)
+            error, timed_out = f"{type(exc).__name__}: {exc}"[:500], False
+    waited = max(time.perf_counter() - started, profile.timeout_s) if timed_out else None
+    return Prediction(record_id, batch.candidate, batch.split, "", 0, 0, None, waited, None, profile.max_attempts, error)
 
 
 def to_prediction(batch: Batch, record_id: str, result: GenerationResult, attempts: int) -> Prediction:

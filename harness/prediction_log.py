@@ -2,7 +2,7 @@
 
 Predictions are written as each request completes, so a crash loses nothing and `--resume` skips
 what is already on disk. A failed request is a prediction too, with its error and attempt count:
-failures are data. This module knows nothing of engines, prompts or scoring.
+failures are data (one that timed out also keeps its latency: the seconds it was waited for). This module knows nothing of engines, prompts or scoring.
 """
 
 from __future__ import annotations

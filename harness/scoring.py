@@ -4,13 +4,16 @@ The failure taxonomy of a record is `empty` (whitespace only), `not_json`, `sche
 (with the first violation's JSON path and message, picked deterministically by jsonschema's
 best_match under Draft 2020-12; `format` is an annotation, as that draft defaults) or `valid`.
 Extraction is minimal and recorded (`extracted=True`): when the whole text is not JSON, the first
-```json fenced block is tried, then the first JSON value that starts at the first '{'.
+```json fenced block is tried, then a JSON value starting at each '{' in turn (the first that
+parses wins). Scoring never raises on model output: any text and any JSON value is scored.
 
 Per field (from the task's field rules), predicted and gold values give tp / fp / fn / tn counts:
-null or missing on both sides is a tn; gold null with a prediction is an fp; gold with no
-prediction is an fn; two values that match are a tp, and two that do not are an fp AND an fn.
-A value counts as null when it is None, an empty list, or a blank string. `party_set` fields are
-lists matched one-to-one (greedy: exact normalized names first, then `parties_match`). A JSON
+null or missing on both sides is a tn; gold with no prediction is an fn; two values that match
+are a tp, and two that do not are an fp AND an fn. A value counts as null when it is None, an
+empty list, or a blank string. `party_set` fields are lists matched one-to-one by an optimal
+assignment (scipy's linear_sum_assignment: the most pairs that `parties_match`); each predicted
+name left unmatched is an fp and each gold name an fn — the same rule when gold is null (every
+predicted name is an fp), so a null gold never makes extra names cheaper. A JSON
 output that violates the schema still has the fields it does carry scored — the violation is
 counted separately — so one wrong-typed field does not zero the rest; output that is not JSON
 scores every gold value as an fn. `record_exact` needs a schema-valid output with no fp and no fn.
@@ -26,14 +29,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+import numpy as np
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
+from scipy.optimize import linear_sum_assignment
 
-from harness.normalize import compare_values, normalize_party_name, parties_match
+from harness.normalize import compare_values, parties_match
 from harness.specs import FIELD_KINDS
 
 Status = Literal["empty", "not_json", "schema_invalid", "valid"]
 _FENCE_RE = re.compile(r"```(?:json)?[ \t]*\n?(.*?)```", re.DOTALL | re.IGNORECASE)
+_BRACE_RE = re.compile(r"\{")
 
 
 @dataclass(frozen=True)
@@ -82,21 +88,20 @@ def parse_output(text: str) -> tuple[Status | None, Any, bool]:
         return "empty", None, False
     try:
         return None, _loads_strict(text), False
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
         pass
     fence = _FENCE_RE.search(text)
     if fence is not None:
         try:
             return None, _loads_strict(fence.group(1)), True
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
-    start = text.find("{")
-    if start >= 0:
+    decoder = json.JSONDecoder(parse_constant=_reject_constant)
+    for brace in _BRACE_RE.finditer(text):
         try:
-            decoder = json.JSONDecoder(parse_constant=_reject_constant)
-            return None, decoder.raw_decode(text, start)[0], True
-        except ValueError:
-            pass
+            return None, decoder.raw_decode(text, brace.start())[0], True
+        except (ValueError, RecursionError):
+            continue
     return "not_json", None, False
 
 
@@ -104,22 +109,13 @@ def _is_null(value: Any) -> bool:
     return value is None or value == [] or (isinstance(value, str) and not value.strip())
 
 
-def _same_party_name(predicted: str, gold: str) -> bool:
-    return normalize_party_name(predicted) == normalize_party_name(gold) != ""
-
-
 def _match_parties(predicted: list[Any], gold: Sequence[str]) -> FieldOutcome:
-    """Greedy one-to-one matching; predicted items that are not strings never match."""
-    unmatched = [item for item in predicted if isinstance(item, str)]
-    matched = 0
-    remaining_gold = list(gold)
-    for matcher in (_same_party_name, parties_match):
-        for gold_name in list(remaining_gold):
-            hit = next((p for p in unmatched if matcher(p, gold_name)), None)
-            if hit is not None:
-                unmatched.remove(hit)
-                remaining_gold.remove(gold_name)
-                matched += 1
+    """Optimal one-to-one matching (most matched pairs); items that are not strings never match."""
+    if not predicted or not gold:
+        return FieldOutcome(fp=len(predicted), fn=len(gold))
+    matches = np.array([[isinstance(p, str) and parties_match(p, g) for g in gold] for p in predicted])
+    rows, columns = linear_sum_assignment(matches, maximize=True)
+    matched = int(matches[rows, columns].sum())
     return FieldOutcome(tp=matched, fp=len(predicted) - matched, fn=len(gold) - matched)
 
 
@@ -128,7 +124,9 @@ def score_field(kind: str, predicted: Any, gold: Any) -> FieldOutcome:
     if kind not in FIELD_KINDS:
         raise ValueError(f"unknown field kind {kind!r}; allowed: {', '.join(FIELD_KINDS)}")
     if _is_null(gold):
-        return FieldOutcome(tn=1) if _is_null(predicted) else FieldOutcome(fp=1)
+        if _is_null(predicted):
+            return FieldOutcome(tn=1)
+        return _match_parties(predicted, []) if kind == "party_set" and isinstance(predicted, list) else FieldOutcome(fp=1)
     if kind == "party_set" and not isinstance(gold, list):
         raise ValueError(f"gold value {gold!r} of a party_set field must be a list of names")
     gold_count = len(gold) if kind == "party_set" else 1

@@ -16,7 +16,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 import yaml
 
@@ -45,13 +45,24 @@ class DataSpec:
 
 @dataclass(frozen=True)
 class GateSpec:
-    """Thresholds of the verdict: the adapter must beat the strongest prompt-only candidate."""
+    """Thresholds of the verdict: the adapter must beat the strongest prompt-only candidate.
+
+    `min_effect_on` says whether min_effect is met by the primary difference's point estimate or
+    by its CI's lower bound (the default: the gain must be at least min_effect with confidence).
+    Below `min_records` test records the verdict is not_proven whatever the numbers. The margins
+    bound how much worse than the baseline the adapter may be: schema-valid rate and failed-request
+    rate in absolute points, p95 latency as a ratio (merged serving is the same model with a
+    shorter prompt, so it should not be slower by more than a small factor).
+    """
 
     primary_metric: str = "field_f1"
     min_effect: float = 0.05
+    min_effect_on: Literal["point", "ci_low"] = "ci_low"
     alpha: float = 0.05
-    schema_valid_margin: float = 0.05
-    latency_p95_ratio_margin: float = 10.0
+    min_records: int = 20
+    schema_valid_margin: float = 0.02
+    failure_rate_margin: float = 0.02
+    latency_p95_ratio_margin: float = 1.5
     cost_ceiling_usd_per_1k: float | None = None
 
 
@@ -163,6 +174,10 @@ def coerce(hint: Any, value: Any, where: str) -> Any:
             raise HarnessError(f"expected a mapping, got {value!r}", where)
         return {str(k): coerce(args[1], v, child(where, str(k))) if args else v for k, v in value.items()}
     if hint is Any:
+        return value
+    if origin is Literal:
+        if value not in args:
+            raise HarnessError(f"expected one of {list(args)}, got {value!r}", where)
         return value
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)

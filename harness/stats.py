@@ -1,11 +1,14 @@
 """Statistics on numbers: bootstrap intervals, paired bootstraps, exact McNemar and Holm.
 
-Paired tests compare two candidates on the same records in the same order, which removes the
+Paired comparisons compare two candidates on the same records in the same order, which removes the
 per-record difficulty both share (a hard contract is hard for both) from the comparison. There
 are two paired bootstraps: of the mean of per-record differences (`paired_bootstrap`), and of the
 difference of micro F1 over per-record (tp, fp, fn) counts (`paired_bootstrap_micro_f1`), which
-resamples records and recomputes the ratio, since micro F1 is not a mean over records. Every
-resampling is seeded, so the same inputs give the same numbers. This module deliberately knows
+resamples records and recomputes the ratio, since micro F1 is not a mean over records. The paired
+bootstraps give the difference's confidence interval and standard error only: a bootstrap p-value
+bottoms out at 2/(B+1) whatever n is (one record could "prove" a win), so significance comes from
+the paired permutation tests in harness.permutation. Every resampling is seeded, so the same inputs
+give the same numbers. This module deliberately knows
 nothing about records, scores, metric names or what counts as a win: it takes sequences of
 numbers, count triples or booleans and returns numbers.
 """
@@ -39,14 +42,15 @@ class PairedComparison:
     """Paired bootstrap of a statistic of a minus the same statistic of b over the same records.
 
     `mean_diff` is the observed full-sample difference: of means for `paired_bootstrap`, of micro
-    F1 for `paired_bootstrap_micro_f1` (the name is kept so every consumer reads one shape).
+    F1 for `paired_bootstrap_micro_f1` (the name is kept so every consumer reads one shape). `se`
+    is the standard deviation of the resampled differences (the difference's standard error).
     `effect_size_dz` is None when it is undefined: fewer than two pairs, every difference the same
     nonzero number (its standard deviation is 0), or a statistic that is not a mean (micro F1).
     """
 
     mean_diff: float
     ci: Interval
-    p_value: float
+    se: float
     effect_size_dz: float | None
     n: int
     n_resamples: int
@@ -111,31 +115,21 @@ def _effect_size_dz(diffs: np.ndarray) -> float | None:
     return mean / sd
 
 
-def _two_sided_p(distribution: np.ndarray) -> float:
-    """Twice the smaller share of resampled differences at or beyond 0 on either side, each share
-    (k + 1) / (resamples + 1) so it is never 0, capped at 1."""
-    resamples = distribution.size
-    at_or_below = (int(np.sum(distribution <= 0.0)) + 1) / (resamples + 1)
-    at_or_above = (int(np.sum(distribution >= 0.0)) + 1) / (resamples + 1)
-    return min(1.0, 2.0 * min(at_or_below, at_or_above))
-
-
 def paired_bootstrap(a: Sequence[float], b: Sequence[float], *,
                      ids: tuple[Sequence[str], Sequence[str]] | None = None,
                      n_resamples: int = 10_000, seed: int = 0,
                      confidence: float = 0.95) -> PairedComparison:
     """Paired bootstrap of the mean of a - b over records.
 
-    The CI is the percentile interval of the resampled mean differences. The two-sided p-value is
-    twice the smaller share of resampled means at or beyond 0 on either side, with the usual +1
-    correction ((k + 1) / (n_resamples + 1), so it is never 0), capped at 1.
+    The CI is the percentile interval of the resampled mean differences, `se` their standard
+    deviation.
     """
     _check_pairing(a, b, ids)
     diffs = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     means = bootstrap_distribution(diffs, lambda m: m.mean(axis=1), n_resamples, seed)
     return PairedComparison(
         mean_diff=float(diffs.mean()), ci=percentile_interval(means, confidence),
-        p_value=_two_sided_p(means), effect_size_dz=_effect_size_dz(diffs), n=int(diffs.size),
+        se=float(np.std(means)), effect_size_dz=_effect_size_dz(diffs), n=int(diffs.size),
         n_resamples=n_resamples, seed=seed)
 
 
@@ -180,7 +174,7 @@ def paired_bootstrap_micro_f1(a_counts: Sequence[tuple[int, int, int]],
     record indices with replacement (the draws `paired_bootstrap` makes with the same seed) and
     applies the SAME indices to a and b — that is the pairing; each side's micro F1 is
     2 tp / (2 tp + fp + fn) of its summed counts. `mean_diff` is the full-sample difference, the
-    same number as the difference of the aggregated `field_f1`; CI and p-value as in
+    same number as the difference of the aggregated `field_f1`; CI and `se` as in
     `paired_bootstrap`. Micro F1 with no gold and no predicted value (a 0 denominator) is 1.0,
     as in harness.metrics.record_field_f1. `effect_size_dz` is None: d_z standardises a mean of
     per-record differences, which micro F1 is not. Raises ValueError when a record's gold count
@@ -198,7 +192,7 @@ def paired_bootstrap_micro_f1(a_counts: Sequence[tuple[int, int, int]],
     diffs = bootstrap_distribution(records, difference, n_resamples, seed)
     return PairedComparison(
         mean_diff=float(difference(records[np.newaxis, :])[0]),
-        ci=percentile_interval(diffs, confidence), p_value=_two_sided_p(diffs),
+        ci=percentile_interval(diffs, confidence), se=float(np.std(diffs)),
         effect_size_dz=None, n=len(a), n_resamples=n_resamples, seed=seed)
 
 

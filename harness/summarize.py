@@ -9,12 +9,14 @@ touches an engine, MLflow or the report.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from harness.batch_store import BatchStore
+from harness.convergence import training_notes
 from harness.cost import TokenPrice, api_cost_per_1k, break_even_requests, self_hosted_cost_per_1k, training_cost_usd
 from harness.evaluate import CandidateResult, compare_pair, guided_audit, primary_value, score_candidate
 from harness.metrics import METRICS, metric_def
@@ -131,6 +133,16 @@ def api_costs(price: TokenPrice, results: Mapping[str, CandidateResult]) -> dict
                                          for label, r in results.items()}}
 
 
+def adapter_training_notes(adapter: Mapping[str, Any]) -> tuple[str, ...]:
+    """Under-training or divergence read from the `history.jsonl` beside the adapter of a run's
+    `adapter` section (harness.convergence); with no history, a sentence saying it was not checked."""
+    history = Path(adapter["path"]) / "history.jsonl" if adapter.get("path") else None
+    if history is None or not history.is_file():
+        return ("No training history beside the adapter: whether it was trained to convergence is unknown.",)
+    rows = [json.loads(line) for line in history.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return training_notes(rows, (adapter.get("manifest") or {}).get("kept_step"))
+
+
 SERVING_METRICS = ("field_f1", "schema_valid_rate", "latency_p50_s", "latency_p95_s", "ttft_p95_s", "throughput_tokens_out_per_s")
 
 
@@ -150,9 +162,10 @@ def judge(facts: RunFacts, results: Mapping[str, CandidateResult], baseline: str
                 "break_even_requests": None, "break_even_note": "no adapter: nothing to break even"}
         return verdict, [], cost
     adapter_label = adapter_id if facts.verdict_serving == "dynamic" else merged_label(adapter_id)
-    comparison = compare_pair(results[adapter_label], results[baseline], facts.task.gate, facts.seed)
+    notes = adapter_training_notes(facts.sections.get("adapter") or {})
+    comparison = compare_pair(results[adapter_label], results[baseline], facts.task.gate, facts.seed, notes)
     verdict = comparison.verdict.to_dict() | {"adapter_candidate": adapter_label, "baseline_candidate": baseline,
-                                              "adapter_serving": facts.verdict_serving}
+                                              "adapter_serving": facts.verdict_serving, "training_notes": list(notes)}
     return verdict, list(comparison.rows), cost_section(facts, results[adapter_label], results[baseline])
 
 

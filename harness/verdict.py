@@ -1,21 +1,26 @@
 """The gate's decision: does the adapter beat the baseline by a real margin, at an accepted cost?
 
 Inputs are the task's gate thresholds (harness.specs.GateSpec, the one place they are declared),
-both candidates' MetricSets and the paired comparison of the primary metric, which must be the
-adapter minus the baseline over the same records, with its Holm-adjusted p-value. The primary
-effect and its significance are judged on that paired comparison (the quantity whose CI and p are
-shown), never on a difference of aggregates. "Better" follows the primary metric's declared
-direction. The verdict is:
+both candidates' MetricSets and the `Evidence` of the paired comparison: the primary metric's
+paired bootstrap (difference, CI, SE), its paired permutation test (p-value and method), Holm-
+adjusted p-values of that test and of the exact McNemar test of schema validity, and notes such
+as a training that had not converged. The primary effect and its significance are judged on that
+paired comparison, never on a difference of aggregates. "Better" follows the primary metric's
+declared direction. The verdict is:
 
-- `adapter_wins` when the improvement is >= min_effect AND the adjusted p < alpha (the CI is
-  reported, not separately required) AND schema_valid_rate is at most schema_valid_margin below
-  the baseline's AND latency_p95_s <= the baseline's x latency_p95_ratio_margin AND, when a ceiling
-  is set, cost_usd_per_1k_requests <= it; a missing metric fails its check;
-- `adapter_loses` when the primary difference is significant (adjusted p < alpha) and worse;
+- `adapter_wins` when there are at least min_records test records AND the improvement (its point
+  estimate, or its CI's lower bound when min_effect_on is `ci_low`) is >= min_effect AND the
+  adjusted p < alpha AND schema_valid_rate is at most schema_valid_margin below the baseline's and
+  not significantly lower (the validity McNemar) AND failed_request_rate is at most
+  failure_rate_margin above the baseline's AND latency_p95_s <= the baseline's x
+  latency_p95_ratio_margin AND, when a ceiling is set, cost_usd_per_1k_requests <= it; a missing
+  metric fails its check;
+- `adapter_loses` when there are enough records and the primary difference is significant and worse;
 - `not_proven` otherwise.
 
-Threshold comparisons forgive float noise of 1e-9. This module deliberately knows nothing about
-records, engines, statistics methods or exit codes: it reads numbers and writes a decision.
+Every verdict states its power (harness.power): the minimum detectable effect at this n and, when
+not proven, the records that would detect the observed effect. Threshold comparisons forgive float
+noise of 1e-9. This module deliberately knows nothing about records, engines or exit codes.
 """
 
 from __future__ import annotations
@@ -25,11 +30,25 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from harness.metrics import MetricSet, metric_def
+from harness.permutation import PermutationTest
+from harness.power import Power, PowerQuestion, paired_power, power_sentence
 from harness.specs import GateSpec
 from harness.stats import PairedComparison
 
 Decision = Literal["adapter_wins", "not_proven", "adapter_loses"]
 _FLOAT_NOISE = 1e-9
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The paired comparison behind the verdict (adapter minus baseline, same records)."""
+
+    primary: PairedComparison
+    test: PermutationTest
+    adjusted_p: float
+    validity_adjusted_p: float
+    family_size: int
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -44,71 +63,96 @@ class Check:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The decision, its reasons in words and numbers, and every check behind it."""
+    """The decision, its reasons in words and numbers, every check behind it, and its power."""
 
     decision: Decision
     reasons: tuple[str, ...]
     checks: Mapping[str, Check]
+    power: Power
+    min_records: int
 
     def to_dict(self) -> dict[str, Any]:
         return {"decision": self.decision, "reasons": list(self.reasons),
-                "checks": {name: asdict(check) for name, check in self.checks.items()}}
+                "checks": {name: asdict(check) for name, check in self.checks.items()},
+                "power": self.power.to_dict(), "min_records": self.min_records}
 
 
-def _improvement(gate: GateSpec, diff: float) -> float:
+def _sign(gate: GateSpec) -> int:
     direction = metric_def(gate.primary_metric).direction
     if direction == "neutral":
         raise ValueError(f"primary metric {gate.primary_metric!r} has no better direction")
-    return diff if direction == "higher_is_better" else -diff
+    return 1 if direction == "higher_is_better" else -1
 
 
-def _effect_check(gate: GateSpec, comparison: PairedComparison, adjusted_p: float) -> Check:
-    improvement = _improvement(gate, comparison.mean_diff)
-    passed = improvement >= gate.min_effect - _FLOAT_NOISE
-    ci = comparison.ci
-    lower_note = "" if improvement == comparison.mean_diff else " (lower is better)"
-    return Check(passed, improvement, gate.min_effect, (
-        f"{gate.primary_metric} {comparison.mean_diff:+.3f}{lower_note} "
-        f"({ci.confidence:.0%} CI {ci.low:+.3f}..{ci.high:+.3f}, Holm p={adjusted_p:.4g}) "
-        f"{'>=' if passed else '<'} min effect {gate.min_effect:g}"))
+def _effect_check(gate: GateSpec, evidence: Evidence) -> Check:
+    primary, sign = evidence.primary, _sign(gate)
+    ci = primary.ci
+    judged = sign * primary.mean_diff if gate.min_effect_on == "point" else min(sign * ci.low, sign * ci.high)
+    passed = judged >= gate.min_effect - _FLOAT_NOISE
+    basis = "" if gate.min_effect_on == "point" else f"; its CI's worse end {judged:+.3f}"
+    lower_note = "" if sign == 1 else " (lower is better)"
+    return Check(passed, judged, gate.min_effect, (
+        f"{gate.primary_metric} {primary.mean_diff:+.3f}{lower_note} "
+        f"({ci.confidence:.0%} CI {ci.low:+.3f}..{ci.high:+.3f}, Holm p={evidence.adjusted_p:.4g}"
+        f"{basis}) {'>=' if passed else '<'} min effect {gate.min_effect:g}"))
 
 
-def _significance_check(gate: GateSpec, adjusted_p: float) -> Check:
-    passed = adjusted_p < gate.alpha
-    return Check(passed, adjusted_p, gate.alpha,
-                 f"Holm-adjusted p={adjusted_p:.4g} {'<' if passed else '>='} alpha {gate.alpha:g}")
+def _significance_check(gate: GateSpec, evidence: Evidence) -> Check:
+    p, test = evidence.adjusted_p, evidence.test
+    passed = p < gate.alpha
+    return Check(passed, p, gate.alpha, (
+        f"Holm-adjusted p={p:.4g} {'<' if passed else '>='} alpha {gate.alpha:g} (paired permutation "
+        f"test, {test.method}, {test.informative} records differ; smallest p possible {test.p_min:.3g})"))
 
 
-def _missing_check(name: str, adapter: MetricSet, baseline: MetricSet) -> Check | None:
+def _records_check(gate: GateSpec, n: int) -> Check:
+    passed = n >= gate.min_records
+    return Check(passed, float(n), float(gate.min_records),
+                 f"{n} test records {'>=' if passed else '<'} min_records {gate.min_records}"
+                 + ("" if passed else ": too few to decide anything"))
+
+
+def _pair(name: str, adapter: MetricSet, baseline: MetricSet) -> tuple[float, float] | Check:
     for side, metrics in (("adapter", adapter), ("baseline", baseline)):
         if name not in metrics.values:
             reason = metrics.missing.get(name, "not computed")
             return Check(False, None, None, f"{name} is missing for the {side}: {reason}")
-    return None
+    return float(adapter.value(name)), float(baseline.value(name))
 
 
-def _schema_check(gate: GateSpec, adapter: MetricSet, baseline: MetricSet) -> Check:
-    name = "schema_valid_rate"
-    missing = _missing_check(name, adapter, baseline)
-    if missing is not None:
-        return missing
-    ours, theirs = adapter.value(name), baseline.value(name)
-    passed = ours - theirs >= -gate.schema_valid_margin - _FLOAT_NOISE
-    return Check(passed, ours - theirs, -gate.schema_valid_margin, (
-        f"{name} {ours:.3f} vs baseline {theirs:.3f} ({ours - theirs:+.3f}) "
-        f"{'within' if passed else 'beyond'} the allowed drop of {gate.schema_valid_margin:g}"))
+def _schema_check(gate: GateSpec, adapter: MetricSet, baseline: MetricSet, validity_p: float) -> Check:
+    pair = _pair("schema_valid_rate", adapter, baseline)
+    if isinstance(pair, Check):
+        return pair
+    ours, theirs = pair
+    within = ours - theirs >= -gate.schema_valid_margin - _FLOAT_NOISE
+    significant = ours < theirs and validity_p < gate.alpha
+    return Check(within and not significant, ours - theirs, -gate.schema_valid_margin, (
+        f"schema_valid_rate {ours:.3f} vs baseline {theirs:.3f} ({ours - theirs:+.3f}) "
+        f"{'within' if within else 'beyond'} the allowed drop of {gate.schema_valid_margin:g}; "
+        f"exact McNemar Holm p={validity_p:.4g}{' (significantly less valid)' if significant else ''}"))
+
+
+def _failure_check(gate: GateSpec, adapter: MetricSet, baseline: MetricSet) -> Check:
+    pair = _pair("failed_request_rate", adapter, baseline)
+    if isinstance(pair, Check):
+        return pair
+    ours, theirs = pair
+    passed = ours - theirs <= gate.failure_rate_margin + _FLOAT_NOISE
+    return Check(passed, ours - theirs, gate.failure_rate_margin, (
+        f"failed_request_rate {ours:.3f} vs baseline {theirs:.3f} ({ours - theirs:+.3f}) "
+        f"{'within' if passed else 'beyond'} the allowed rise of {gate.failure_rate_margin:g}"))
 
 
 def _latency_check(gate: GateSpec, adapter: MetricSet, baseline: MetricSet) -> Check:
-    name = "latency_p95_s"
-    missing = _missing_check(name, adapter, baseline)
-    if missing is not None:
-        return missing
-    ours, theirs = adapter.value(name), baseline.value(name)
+    pair = _pair("latency_p95_s", adapter, baseline)
+    if isinstance(pair, Check):
+        return pair
+    ours, theirs = pair
     allowed = theirs * gate.latency_p95_ratio_margin
     passed = ours <= allowed + _FLOAT_NOISE
     return Check(passed, ours, allowed, (
-        f"{name} {ours:.3g}s vs baseline {theirs:.3g}s: {'within' if passed else 'above'} "
+        f"latency_p95_s {ours:.3g}s vs baseline {theirs:.3g}s: {'within' if passed else 'above'} "
         f"the allowed {allowed:.3g}s ({gate.latency_p95_ratio_margin:g}x the baseline)"))
 
 
@@ -123,25 +167,35 @@ def _cost_check(ceiling: float, adapter: MetricSet) -> Check:
                  f"{name} {cost:.4g} {'<=' if passed else '>'} ceiling {ceiling:g}")
 
 
-def decide(gate: GateSpec, adapter: MetricSet, baseline: MetricSet,
-           comparison: PairedComparison, adjusted_p: float) -> Verdict:
+def _power(gate: GateSpec, evidence: Evidence) -> Power:
+    primary = evidence.primary
+    return paired_power(PowerQuestion(
+        _sign(gate) * primary.mean_diff, primary.se, primary.n, gate.alpha, evidence.family_size,
+        gate.min_effect, gate.min_effect_on, primary.ci.confidence))
+
+
+def decide(gate: GateSpec, adapter: MetricSet, baseline: MetricSet, evidence: Evidence) -> Verdict:
     """The verdict for the adapter against one baseline (see the module docstring for the rule)."""
     checks = {
-        "primary_effect": _effect_check(gate, comparison, adjusted_p),
-        "primary_significance": _significance_check(gate, adjusted_p),
-        "schema_valid_rate": _schema_check(gate, adapter, baseline),
+        "min_records": _records_check(gate, evidence.primary.n),
+        "primary_effect": _effect_check(gate, evidence),
+        "primary_significance": _significance_check(gate, evidence),
+        "schema_valid_rate": _schema_check(gate, adapter, baseline, evidence.validity_adjusted_p),
+        "failure_rate": _failure_check(gate, adapter, baseline),
         "latency_p95_s": _latency_check(gate, adapter, baseline),
     }
     if gate.cost_ceiling_usd_per_1k is not None:
         checks["cost_usd_per_1k_requests"] = _cost_check(gate.cost_ceiling_usd_per_1k, adapter)
     failed = [name for name, check in checks.items() if not check.passed]
-    worse = _improvement(gate, comparison.mean_diff) < 0
-    if checks["primary_significance"].passed and worse:
+    improvement = _sign(gate) * evidence.primary.mean_diff
+    if checks["min_records"].passed and checks["primary_significance"].passed and improvement < 0:
         decision: Decision = "adapter_loses"
         headline = f"adapter_loses: {gate.primary_metric} is significantly worse than the baseline"
     elif not failed:
         decision, headline = "adapter_wins", "adapter_wins: every check passed"
     else:
         decision, headline = "not_proven", f"not_proven: failed {', '.join(failed)}"
-    reasons = (headline, *(check.reason for check in checks.values()))
-    return Verdict(decision, reasons, checks)
+    power = _power(gate, evidence)
+    sentence = power_sentence(power, evidence.primary.n, improvement, decision != "not_proven")
+    reasons = (headline, *(check.reason for check in checks.values()), sentence, *evidence.notes)
+    return Verdict(decision, reasons, checks, power, gate.min_records)

@@ -120,3 +120,21 @@ def test_every_engine_command_resolves_its_configuration(command: list[str]) -> 
     args = build_parser().parse_args([command[0], "contract_extraction", *command[1:]])
     config = resolve_run_config(args)
     assert config.task.id == "contract_extraction" and config.adapter.verdict_serving in config.adapter.serving
+
+
+def test_gate_flags_override_the_task_gate() -> None:
+    from harness.cli import build_parser
+
+    args = build_parser().parse_args(["gate", "contract_extraction", "--adapter", "/tmp", "--min-records", "16",
+                                      "--min-effect-on", "point", "--failure-rate-margin", "0.1"])
+    gate = resolve_run_config(args).task.gate
+    assert (gate.min_records, gate.min_effect_on, gate.failure_rate_margin) == (16, "point", 0.1)
+
+
+def test_unknown_min_effect_basis_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import build_parser
+
+    with pytest.raises(SystemExit) as caught:
+        build_parser().parse_args(["gate", "contract_extraction", "--adapter", "/tmp", "--min-effect-on", "lower"])
+    assert caught.value.code == 2
+    assert "--min-effect-on: invalid effect_basis value: 'lower'" in capsys.readouterr().err

@@ -31,7 +31,8 @@ TRAIN = ["--epochs", "3", "--learning-rate", "2e-3"]
 TEST_N = 12
 CURVE_SIZES = (4, 8)
 # The gates face every default candidate (the strongest prompt-only one on dev is the baseline) and
-# reuse the comparison's cached baseline batches; they serve the adapter merged only.
+# reuse the comparison's cached baseline batches; they serve the adapter merged only. The test split is
+# below the default min_records (20); SIZES lowers it to prove the three outcomes quickly.
 GATE = ["--serving", "merged"]
 # The comparison serves the adapter both ways (on the CPU the default is merged only).
 BOTH_SERVINGS = ["--serving", "dynamic,merged"]

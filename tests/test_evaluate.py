@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.stats import binomtest
 
 from harness.errors import HarnessError
 from harness.evaluate import CandidateResult, compare_pair, guided_audit, risky_keywords, score_candidate
@@ -80,11 +81,37 @@ def test_score_candidate_rejects_predictions_out_of_record_order(reorder) -> Non
 
 def test_failed_request_counts_as_misses_and_failures() -> None:
     predictions = [prediction(r, json.dumps(r.gold), "x") for r in RECORDS]
-    predictions[0] = dataclasses.replace(predictions[0], text="", error="timed out after 600 s", latency_s=None)
+    predictions[0] = dataclasses.replace(predictions[0], text="", error="RuntimeError: boom", latency_s=None,
+                                         prompt_tokens=0, completion_tokens=0)
     scored = score_candidate(TASK, "x", RECORDS, predictions, 1.0, None)
     assert scored.scores[0].status == "empty"
     assert scored.metrics.value("failed_request_rate") == pytest.approx(1 / 20)
     assert scored.metrics.value("field_f1") < 1.0
+    assert scored.metrics.value("tokens_in_mean") == 100.0  # the failure's 0 prompt tokens are not averaged in
+
+
+@pytest.mark.parametrize(("case", "slow", "p95", "failed"), [
+    ("4 slow answers at 8 s", dict(latency_s=8.0), 8.0, 0.0),
+    ("4 time-outs waited 8 s (predict records the wait)", dict(latency_s=8.0, text="", error="timed out after 8 s"), 8.0, 0.1),
+    ("4 engine errors: no latency, counted as failures", dict(latency_s=None, text="", error="RuntimeError: boom"), 1.0, 0.1),
+])
+def test_slow_and_failed_requests_in_latency(case: str, slow: dict, p95: float, failed: float) -> None:
+    records = _records(40)
+    predictions = [prediction(r, json.dumps(r.gold), "x", latency=1.0) for r in records]
+    predictions[36:] = [dataclasses.replace(p, **slow) for p in predictions[36:]]
+    metrics = score_candidate(TASK, "x", records, predictions, 1.0, None).metrics
+    assert metrics.value("latency_p95_s") == pytest.approx(p95), case
+    assert metrics.value("failed_request_rate") == pytest.approx(failed), case
+
+
+def test_engine_errors_fail_the_gate_through_the_failure_rate() -> None:
+    records = _records(40)
+    clean = [prediction(r, json.dumps(r.gold), "x") for r in records]
+    broken = clean[:36] + [dataclasses.replace(p, text="", error="RuntimeError: boom", latency_s=None) for p in clean[36:]]
+    baseline = _scored("best_prompt", records, set(range(20)))
+    adapter = score_candidate(TASK, "lora_short", records, broken, 1.0, None)
+    verdict = compare_pair(adapter, baseline, GATE, seed=0).verdict
+    assert not verdict.checks["failure_rate"].passed and verdict.decision == "not_proven"
 
 
 def micro_f1(result: CandidateResult) -> float:
@@ -97,7 +124,9 @@ def micro_f1(result: CandidateResult) -> float:
 def test_primary_diff_equals_reported_field_f1_gap() -> None:
     comparison = compare_pair(ADAPTER, BASELINE, GATE, seed=0)
     primary = comparison.rows[0]
-    assert (primary["metric"], primary["test"], primary["n"]) == ("field_f1", "paired_bootstrap", N)
+    assert (primary["metric"], primary["test"], primary["n"]) == ("field_f1", "paired_permutation", N)
+    assert (primary["method"], primary["ci_method"]) == ("exact", "paired_bootstrap")  # few records differ: all 2^k swaps
+    assert primary["p_value"] >= primary["p_min"] == pytest.approx(2 / 2 ** primary["informative_records"])
     reported_gap = ADAPTER.metrics.value("field_f1") - BASELINE.metrics.value("field_f1")
     assert primary["diff"] == pytest.approx(reported_gap, abs=1e-12)
     assert reported_gap == pytest.approx(micro_f1(ADAPTER) - micro_f1(BASELINE), abs=1e-12)
@@ -150,6 +179,69 @@ def test_rate_primary_metric_uses_per_record_values() -> None:
     primary = compare_pair(ADAPTER, BASELINE, gate, seed=0).rows[0]
     assert primary["metric"] == "record_exact_rate"
     assert primary["diff"] == pytest.approx(16 / 20 - 7 / 20)
+
+
+@pytest.mark.parametrize("metric", ["record_exact_rate", "schema_valid_rate"])
+def test_holm_family_tests_each_quantity_once(metric: str) -> None:
+    """A rate primary's permutation test IS the exact McNemar test of that rate: one row, one p."""
+    rows = compare_pair(ADAPTER, BASELINE, dataclasses.replace(GATE, primary_metric=metric), seed=0).rows
+    assert [row["metric"] for row in rows].count(metric) == 1
+    assert len(rows) == 2
+    primary = rows[0]
+    discordant = {"record_exact_rate": (1, 10), "schema_valid_rate": (0, 6)}[metric]
+    assert primary["p_value"] == pytest.approx(binomtest(discordant[1], sum(discordant), 0.5).pvalue)
+
+
+def test_field_f1_primary_keeps_both_mcnemar_tests_in_one_family() -> None:
+    rows = compare_pair(ADAPTER, BASELINE, GATE, seed=0).rows
+    assert [(row["metric"], row["test"]) for row in rows] == [
+        ("field_f1", "paired_permutation"), ("schema_valid_rate", "mcnemar_exact"), ("record_exact_rate", "mcnemar_exact")]
+    ordered = sorted(rows, key=lambda row: row["p_value"])
+    assert ordered[0]["p_holm"] == pytest.approx(min(1.0, 3 * ordered[0]["p_value"]))
+
+
+def _records(n: int) -> list[Record]:
+    return [Record(f"x{i:02d}", f"d{i}", "text", {"parties": None, "agreement_date": None, "effective_date": None,
+                   "expiration_date": None, "renewal_term": None, "notice_period_days": 30 + i,
+                   "governing_law": "Texas"}, "synthetic") for i in range(n)]
+
+
+def _scored(name: str, records: list[Record], wrong: set[int]) -> CandidateResult:
+    texts = [json.dumps(r.gold | ({"notice_period_days": 1, "governing_law": "Ohio"} if i in wrong else {}))
+             for i, r in enumerate(records)]
+    return score_candidate(TASK, name, records, [prediction(r, t, name) for r, t in zip(records, texts)], 1.0, None)
+
+
+@pytest.mark.parametrize(("case", "n", "baseline_wrong", "p", "decision"), [
+    ("one record, baseline misses both values", 1, {0}, 1.0, "not_proven"),
+    ("40 records, 5 better and none worse", 40, {0, 1, 2, 3, 4}, 0.0625, "not_proven"),
+    ("40 records, 10 better and none worse", 40, set(range(10)), 2 / 2 ** 10, "adapter_wins"),
+])
+def test_small_samples_cannot_pass_the_gate(case: str, n: int, baseline_wrong: set[int], p: float, decision: str) -> None:
+    records = _records(n)
+    comparison = compare_pair(_scored("lora_short", records, set()), _scored("best_prompt", records, baseline_wrong),
+                              dataclasses.replace(GATE, min_effect_on="point"), seed=0)
+    primary = comparison.rows[0]
+    assert primary["p_value"] == pytest.approx(p), case
+    assert primary["method"] == "exact" and primary["p_value"] >= primary["p_min"], case
+    assert comparison.verdict.decision == decision, (case, comparison.verdict.reasons)
+
+
+def test_one_record_is_below_min_records() -> None:
+    records = _records(1)
+    verdict = compare_pair(_scored("lora_short", records, set()), _scored("best_prompt", records, {0}), GATE, seed=0).verdict
+    assert not verdict.checks["min_records"].passed
+    assert "1 test records < min_records 20: too few to decide anything" in verdict.reasons
+
+
+def test_not_proven_says_how_many_records_would_decide() -> None:
+    records = _records(40)
+    verdict = compare_pair(_scored("lora_short", records, {0, 1}), _scored("best_prompt", records, set(range(2, 8))),
+                           dataclasses.replace(GATE, min_effect_on="point"), seed=0).verdict  # 6 better, 2 worse: +0.10
+    assert verdict.decision == "not_proven", verdict.reasons
+    assert verdict.power.records_needed is not None and verdict.power.records_needed > 40
+    assert any(reason.startswith(f"Not proven on 40 records; ~{verdict.power.records_needed} would detect +")
+               for reason in verdict.reasons)
 
 
 def test_primary_metric_without_paired_test_is_an_error() -> None:

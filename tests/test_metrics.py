@@ -36,7 +36,7 @@ REQUESTS = (
     _request(_score("schema_invalid", True, a=WRONG, b=TN), latency=2.0, ttft=None,
              tokens=(200, 30)),
     _request(_score("not_json", a=FN, b=FN), latency=3.0, ttft=0.3, tokens=(300, 0)),
-    _request(_score("empty", a=FN, b=TN), latency=None, ttft=None, tokens=(400, 0), failed=True),
+    _request(_score("empty", a=FN, b=TN), latency=None, ttft=None, tokens=(0, 0), failed=True),
 )
 
 
@@ -60,8 +60,8 @@ def metric_set() -> MetricSet:
     ("latency_p95_s", 2.9),
     ("latency_p99_s", 2.98),
     ("ttft_p95_s", 0.29),
-    ("tokens_in_mean", 250.0),
-    ("tokens_out_mean", 10.0),
+    ("tokens_in_mean", 200.0),   # over the 3 requests that returned: a failure's 0 tokens are not averaged
+    ("tokens_out_mean", 40 / 3),
     ("throughput_tokens_out_per_s", 10.0),
     ("cost_usd_per_1k_requests", 0.5),
 ])
@@ -73,6 +73,14 @@ def test_missing_timings_are_excluded_and_counted(metric_set: MetricSet) -> None
     assert metric_set.excluded["ttft_p95_s"] == 2
     assert metric_set.excluded["latency_p95_s"] == 1
     assert metric_set.excluded["field_f1_macro"] == 0
+    assert metric_set.excluded["tokens_in_mean"] == metric_set.excluded["tokens_out_mean"] == 1
+
+
+def test_token_means_are_missing_when_every_request_failed() -> None:
+    failed = [_request(_score("empty", a=FN, b=TN), latency=None, ttft=None, tokens=(0, 0), failed=True)] * 2
+    metrics = aggregate(failed, wall_seconds=1.0, n_resamples=20)
+    assert metrics.missing["tokens_in_mean"] == "every request failed"
+    assert metrics.value("failed_request_rate") == 1.0
 
 
 def test_percentiles_carry_seeded_intervals(metric_set: MetricSet) -> None:

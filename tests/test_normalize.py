@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from harness.jurisdiction import normalize_jurisdiction
 from harness.normalize import (
     NORMALIZERS,
     compare_values,
     normalize_date,
     normalize_duration_days,
-    normalize_jurisdiction,
     normalize_party_name,
     normalize_text,
     parties_match,
@@ -39,6 +39,10 @@ from harness.normalize import (
     ("May 2014", None),
     ("8 May", None),
     ("February 30, 2020", None),
+    ('March 15, 2019 (the "Effective Date")', "2019-03-15"),
+    ("May 8, 2014 (the “Agreement Date”)", "2014-05-08"),
+    ("2²/3/2014", None),
+    ("1" * 5000, None),
 ])
 def test_normalize_date(text: str | None, expected: str | None) -> None:
     assert normalize_date(text) == expected
@@ -73,6 +77,33 @@ def test_normalize_date(text: str | None, expected: str | None) -> None:
     ("perpetual", None),
     ("until terminated", None),
     ("10 business days", None),
+    ("18 months", 540),
+    ("1.5 years", 540),
+    ("two years and six months", 900),
+    ("30 months", 900),
+    ("2 years, 6 months", 900),
+    ("one (1) year and six (6) months", 540),
+    ("1 year and 30 days", 395),
+    ("annual", 365),
+    ("annually", 365),
+    ("renews automatically on an annual basis", 365),
+    ("1 yr", 365),
+    ("12 mos", 365),
+    ("3 mos.", 90),
+    ("2 wks", 14),
+    ("quarterly", 90),
+    ("²", None),
+    ("90²", None),
+    ("³41", None),
+    ("³41 days", None),
+    ("1" * 5000, None),
+    ("1" * 400 + " years", None),
+    ("5000 years", None),
+    ("hundred " * 50 + "days", None),
+    (10 ** 30, None),
+    (float("inf"), None),
+    (float("nan"), None),
+    (-5, None),
 ])
 def test_normalize_duration_days(text: str | int | float | None, expected: int | None) -> None:
     assert normalize_duration_days(text) == expected
@@ -102,6 +133,22 @@ def test_normalize_duration_days(text: str | int | float | None, expected: int |
     ("", None),
     (None, None),
     ("the laws of", None),
+    ("Delaware, without regard to conflicts", "Delaware"),
+    ("the State of Delaware, without regard to its conflict of laws principles", "Delaware"),
+    ("N.Y.", "New York"),
+    ("English law", "England and Wales"),
+    ("the laws of England", "England and Wales"),
+    ("Swiss law", "Switzerland"),
+    ("governed by and construed in accordance with the laws of the State of New York", "New York"),
+    ("shall be governed by the laws of the Commonwealth of Pennsylvania", "Pennsylvania"),
+    ("New York and the federal laws of the United States", "New York"),
+    ("IN", "Indiana"),
+    ("OR", "Oregon"),
+    ("ME", "Maine"),
+    ("in", "In"),
+    ("or", "Or"),
+    ("me", "Me"),
+    ("Zürich, Switzerland", "Zurich, Switzerland"),
 ])
 def test_normalize_jurisdiction(text: str | None, expected: str | None) -> None:
     assert normalize_jurisdiction(text) == expected
@@ -121,6 +168,8 @@ def test_normalize_jurisdiction(text: str | None, expected: str | None) -> None:
     ('Acme Inc., a Delaware corporation ("Acme")', "acme"),
     ("  Omega   Partners  LP ", "omega partners"),
     ("Company", "company"),
+    ("Société Générale S.A.", "societe generale"),
+    ("Societe Generale SA", "societe generale"),
 ])
 def test_normalize_party_name(text: str, expected: str) -> None:
     assert normalize_party_name(text) == expected
@@ -135,6 +184,12 @@ def test_normalize_party_name(text: str, expected: str) -> None:
     ("Acme Corp.", "Beta Corp.", False),
     ("", "", False),
     ("Inc.", "Acme Inc.", False),
+    ("Société Générale S.A.", "Societe Generale SA", True),
+    ("First National Bank", "First National Bank of Omaha", False),
+    ("Acme LLC", "Acme Inc.", False),
+    ("Acme Inc.", "ACME CORPORATION", True),
+    ("Acme", "Acme LLC", True),
+    ("Alpha Beta", "Alpha Beta Delta", True),
 ])
 def test_parties_match(predicted: str, gold: str, expected: bool) -> None:
     assert parties_match(predicted, gold) is expected

@@ -182,6 +182,7 @@ def test_timeout_is_recorded(tmp_path: Path) -> None:
     assert predictions[0].text == ""
     assert predictions[0].attempts == 2
     assert predictions[0].error.startswith("timed out")
+    assert predictions[0].latency_s >= 2 * 0.05  # both attempts were waited for: latency sees them
     assert predictions[1].text == "answer:r2"
 
 

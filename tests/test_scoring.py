@@ -137,6 +137,22 @@ def test_unparseable_output_is_not_exact_even_when_gold_is_all_null() -> None:
     ("party_set", ["Acme", "Acme"], ["Acme Inc"], FieldOutcome(tp=1, fp=1)),
     ("party_set", ["Acme Holdings", "Acme Holdings International"],
      ["Acme Holdings International Ltd", "Acme Holdings Inc"], FieldOutcome(tp=2)),
+    # optimal, not greedy, assignment: greedy found 1 of the 2 possible pairs
+    ("party_set", ["Alpha Beta Gamma", "Alpha Beta Delta"], ["Alpha Beta", "Alpha Beta Gamma Epsilon"],
+     FieldOutcome(tp=2)),
+    # one false-positive rule: every unmatched predicted name is an fp, gold null or not
+    ("party_set", ["A Corp", "B Corp", "C Corp"], None, FieldOutcome(fp=3)),
+    ("party_set", ["A Corp", "B Corp", "C Corp"], ["A Corp"], FieldOutcome(tp=1, fp=2)),
+    ("party_set", ["Z Corp", "B Corp", "C Corp"], ["A Corp"], FieldOutcome(fp=3, fn=1)),
+    ("party_set", ["First National Bank"], ["First National Bank of Omaha"], FieldOutcome(fp=1, fn=1)),
+    ("party_set", ["Acme LLC"], ["Acme Inc."], FieldOutcome(fp=1, fn=1)),
+    ("party_set", ["Société Générale S.A."], ["Societe Generale SA"], FieldOutcome(tp=1)),
+    ("duration_days", "²", 30, FieldOutcome(fp=1, fn=1)),
+    ("duration_days", "90²", 90, FieldOutcome(fp=1, fn=1)),
+    ("duration_days", "1" * 5000, 30, FieldOutcome(fp=1, fn=1)),
+    ("duration_text", "1" * 400 + " years", "1 year", FieldOutcome(fp=1, fn=1)),
+    ("duration_text", "18 months", "1.5 years", FieldOutcome(tp=1)),
+    ("date", 'March 15, 2019 (the "Effective Date")', "2019-03-15", FieldOutcome(tp=1)),
 ])
 def test_score_field(kind: str, predicted: Any, gold: Any, expected: FieldOutcome) -> None:
     assert score_field(kind, predicted, gold) == expected
@@ -167,6 +183,24 @@ def test_wrong_typed_gold_party_set_is_refused() -> None:
 
 def test_parse_output_takes_first_object_after_prose() -> None:
     assert parse_output('Answer: {"a": 1} then {"b": 2}') == (None, {"a": 1}, True)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('Fields in {braces} are: {"a": 1}', (None, {"a": 1}, True)),
+    ('{not json} {also not} {"b": [1, 2]} tail', (None, {"b": [1, 2]}, True)),
+    ("{ {", ("not_json", None, False)),
+    ("[" * 100_000, ("not_json", None, False)),  # deeper than Python's recursion limit
+    ("{" * 100_000, ("not_json", None, False)),
+])
+def test_parse_output_tries_every_brace_and_never_raises(text: str, expected: tuple) -> None:
+    assert parse_output(text) == expected
+
+
+@pytest.mark.parametrize("value", ["²", "90²", "³41", "1" * 5000, "1" * 400 + " years"])
+def test_crashing_outputs_of_the_audit_are_scored(value: str) -> None:
+    score = score_output(json.dumps({**GOLD, "notice_period_days": value}), SCHEMA, RULES, GOLD)
+    assert score.status == "schema_invalid"
+    assert score.fields["notice_period_days"] == FieldOutcome(fp=1, fn=1)
 
 
 def test_to_dict_is_json_serialisable_and_complete() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError
-from harness.specs import CandidateSpec, TaskSpec, load_candidate, load_task
+from harness.specs import CandidateSpec, GateSpec, TaskSpec, load_candidate, load_task
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = ROOT / "tasks"
@@ -105,6 +105,8 @@ def test_nested_error_uses_file_colon_field_form(tasks_root: Path) -> None:
 
 @pytest.mark.parametrize("old, new, where_suffix, expected", [
     ("  min_effect: 0.05", "  min_effect: lots", "gate.min_effect", "expected float, got 'lots'"),
+    ("  min_effect_on: ci_low", "  min_effect_on: lower", "gate.min_effect_on", "expected one of ['point', 'ci_low'], got 'lower'"),
+    ("  min_records: 20", "  min_records: many", "gate.min_records", "expected int, got 'many'"),
     ("  rank: 16", "  rank: sixteen", "train.rank", "expected int, got 'sixteen'"),
     ("  rank: 16", "  rank: true", "train.rank", "expected int, got True"),
     ("  seed: 13", "  seed: 1.5", "data.seed", "expected int, got 1.5"),
@@ -120,6 +122,11 @@ def test_wrong_task_type_names_file_and_field(tasks_root: Path, old: str, new: s
     assert "task.yaml" in caught.value.where
     assert caught.value.where.endswith(where_suffix)
     assert expected in caught.value.what
+
+
+@pytest.mark.parametrize("task_id", ["contract_extraction", "clause_type"])
+def test_shipped_gate_sections_state_the_defaults(task_id: str) -> None:
+    assert load_task(Path(__file__).resolve().parent.parent / "tasks", task_id).gate == GateSpec()
 
 
 def test_int_is_accepted_for_a_float_field(tasks_root: Path) -> None:
