@@ -6,16 +6,26 @@ VENV        ?= .venv
 PY          := $(VENV)/bin/python
 TASK        ?= contract_extraction
 UI_PORT     ?= 5000
+# one worker and no job runner: a review UI for one person starts in seconds, not a minute
+UI_WORKERS  ?= 1
 # the MLflow store `make compare` writes by default (an MLFLOW_TRACKING_URI server has its own UI)
 STORE       ?= sqlite:///mlruns.db
 # auto: CUDA if nvidia-smi sees a GPU, else CPU. Override with DEVICE=cpu or DEVICE=cuda.
 DEVICE      ?= auto
 RESOLVED_DEVICE := $(shell if [ "$(DEVICE)" = auto ]; then (nvidia-smi -L >/dev/null 2>&1 && echo cuda) || echo cpu; else echo $(DEVICE); fi)
 STAMP       := $(VENV)/.installed-$(RESOLVED_DEVICE)
+# Debian's Chromium, driven by Playwright in the browser tests (no browser download needed)
+CHROMIUM    := /usr/bin/chromium
+SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup compare test test-fast ui clean-venv
 
-setup: $(STAMP)
+setup: $(STAMP) $(CHROMIUM)
+
+# skipped when Chromium is already installed (make only builds a missing file)
+$(CHROMIUM):
+	$(SUDO) apt-get update -q
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -38,4 +48,5 @@ test: setup
 	PYTHONUNBUFFERED=1 $(VENV)/bin/pytest -q --durations=15 tests
 
 ui: setup
-	$(VENV)/bin/mlflow ui --backend-store-uri $(STORE) --default-artifact-root ./mlartifacts --host 127.0.0.1 --port $(UI_PORT)
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(VENV)/bin/mlflow ui --backend-store-uri $(STORE) \
+		--default-artifact-root ./mlartifacts --host 127.0.0.1 --port $(UI_PORT) --workers $(UI_WORKERS)

@@ -103,7 +103,7 @@ def _reviewer_columns(row: Mapping[str, Any]) -> dict[str, Any]:
     score = row["score"]
     return {"record_id": row["record_id"], **({"slice": row["slice"]} if "slice" in row else {}),
             "status": score["status"], "record_exact": score["record_exact"],
-            **{f"correct.{field}": counts["fp"] == 0 and counts["fn"] == 0
+            **{f"correct_{field}": counts["fp"] == 0 and counts["fn"] == 0
                for field, counts in score["fields"].items()},
             "latency_s": row["latency_s"]}
 

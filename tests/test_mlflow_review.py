@@ -99,7 +99,7 @@ def test_child_metric_names_are_the_run_records(sqlite_store: dict) -> None:
 def test_predictions_table_leads_with_the_reviewer_columns(sqlite_store: dict, tmp_path: Path) -> None:
     run_id = sqlite_store["children"]["lora_short"]
     table = json.loads(Path(sqlite_store["client"].download_artifacts(run_id, "predictions_table.json", str(tmp_path))).read_text())
-    leading = ["record_id", "status", "record_exact", *[f"correct.{f}" for f in FIELDS], "latency_s"]
+    leading = ["record_id", "status", "record_exact", *[f"correct_{f}" for f in FIELDS], "latency_s"]
     assert table["columns"][:len(leading)] == leading and len(table["data"]) == 12
 
 
@@ -111,7 +111,7 @@ def test_predictions_table_has_a_slice_column_when_records_carry_one() -> None:
     plain = predictions_table([row])
     sliced = predictions_table([row | {"slice": "long_contracts"}])
     assert "slice" not in plain.columns and list(sliced.columns[:3]) == ["record_id", "slice", "status"]
-    assert sliced.loc[0, "correct.parties"] and not sliced.loc[0, "correct.governing_law"]
+    assert sliced.loc[0, "correct_parties"] and not sliced.loc[0, "correct_governing_law"]
 
 
 def test_the_adapter_under_test_is_a_registered_version_with_its_identity(sqlite_store: dict) -> None:
