@@ -6,19 +6,29 @@ VENV        ?= .venv
 PY          := $(VENV)/bin/python
 TASK        ?= contract_extraction
 UI_PORT     ?= 5000
+# one worker and no job runner: a review UI for one person starts in seconds, not a minute
+UI_WORKERS  ?= 1
 # the MLflow store `make compare` writes by default (an MLFLOW_TRACKING_URI server has its own UI)
 STORE       ?= sqlite:///mlruns.db
 # auto: CUDA if nvidia-smi sees a GPU, else CPU. Override with DEVICE=cpu or DEVICE=cuda.
 DEVICE      ?= auto
 RESOLVED_DEVICE := $(shell if [ "$(DEVICE)" = auto ]; then (nvidia-smi -L >/dev/null 2>&1 && echo cuda) || echo cpu; else echo $(DEVICE); fi)
 STAMP       := $(VENV)/.installed-$(RESOLVED_DEVICE)
+# Debian's Chromium, driven by Playwright in the browser tests (no browser download needed)
+CHROMIUM    := /usr/bin/chromium
+SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian's tcmalloc, preloaded into vLLM's CPU engine (measured by `make bench`; see harness/engine/runtime.py)
 TCMALLOC    := /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
 
 .PHONY: setup compare test test-fast ui bench clean-venv
 
-setup: $(STAMP)
+setup: $(STAMP) $(CHROMIUM)
+
+# skipped when Chromium is already installed (make only builds a missing file)
+$(CHROMIUM):
+	$(SUDO) apt-get update -q
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -47,4 +57,5 @@ bench: setup
 	$(PY) -m harness.bench $(if $(BENCH_WALL),--wall $(BENCH_WALL))
 
 ui: setup
-	$(VENV)/bin/mlflow ui --backend-store-uri $(STORE) --default-artifact-root ./mlartifacts --host 127.0.0.1 --port $(UI_PORT)
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(VENV)/bin/mlflow ui --backend-store-uri $(STORE) \
+		--default-artifact-root ./mlartifacts --host 127.0.0.1 --port $(UI_PORT) --workers $(UI_WORKERS)

@@ -1,10 +1,12 @@
-"""The `harness` command: compare, gate, train, tune-prompt, validate, data, curve.
+"""The `harness` command: compare, gate, train, tune-prompt, validate, data, curve, log.
 
 Each subcommand resolves its configuration once (harness.cli_options), calls the stage modules,
 and maps outcomes to exit codes: 0 success (for `gate`: the adapter wins), 1 the gate's verdict
 is not a win, 2 a usage or harness error. A `HarnessError` prints as one line without a traceback
-(secret environment values and URI credentials masked);
-an unexpected exception is a bug and prints its traceback, also with exit 2.
+(secret environment values and URI credentials masked); an unexpected exception is a bug and prints
+its traceback, also with exit 2. Here, at the entry point, MLflow's HTTP client is told to give up on
+a tracking server within seconds (unless the user set those variables), so a lost server is an
+error line, not minutes of retries.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from harness.errors import HarnessError
 from harness.redaction import redact_text, secret_values
 
 EXIT_OK, EXIT_VERDICT_FAIL, EXIT_ERROR = 0, 1, 2
+QUICK_MLFLOW_HTTP = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                     "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -46,12 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
         "data": ("`harness data card <task>`: build the task's data if needed and print its data card", commands.data_card, (add_data,)),
         "curve": ("quality vs number of training examples, against the prompt-only candidates", commands.curve,
                   (add_data, add_engine, add_adapter, add_gate, add_train, add_run, commands.add_curve)),
+        "log": ("`harness log <run_dir>`: log a finished run folder into MLflow (again, or after MLflow was down)", commands.log, ()),
     }
     for name, (help_text, handler, adders) in spec.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
         if name == "data":
             command.add_argument("action", choices=("card", "build"), help="card: build if needed and print the data card")
-        add_common(command)
+        (commands.add_log_target if name == "log" else add_common)(command)
         for add in adders:
             add(command)
         command.set_defaults(handler=handler)
@@ -60,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    for name, value in QUICK_MLFLOW_HTTP.items():
+        os.environ.setdefault(name, value)
     try:
         return int(args.handler(args))
     except HarnessError as exc:

@@ -40,22 +40,43 @@ def add_curve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", default="25,50,100,200", help="comma-separated training-set sizes (nested subsets)")
 
 
-def finish_run(outcome: Any, config: Any) -> Mapping[str, Any]:
-    """Apply the sinks to a finished run: the report, then MLflow; print the results."""
+def finish_run(outcome: Any) -> Mapping[str, Any]:
+    """The report, then the results printed; MLflow comes after (`log_to_mlflow`), so a failing
+    store never costs the run folder."""
     from harness.report import write_report
-    from harness.run_record import write_json
 
-    summary = dict(outcome.summary)
     write_report(outcome.run_dir)
-    if config.tracking_uri:
-        from harness.redaction import redact_uri
-        from harness.tracking import log_run
-
-        parent = log_run(outcome.run_dir, config.tracking_uri, config.experiment)
-        summary["mlflow"] = {"tracking_uri": redact_uri(config.tracking_uri), "experiment": config.experiment, "parent_run_id": parent}
-        write_json(outcome.run_dir / "summary.json", summary)
+    summary = dict(outcome.summary)
     print_results(summary, outcome.run_dir)
     return summary
+
+
+def log_to_mlflow(run_dir: Path, tracking_uri: str, experiment: str, gate_passed: bool | None = None) -> dict[str, Any]:
+    """Log a finished run folder, set the gate's alias on its adapter version (when a gate judged
+    it), and record the receipt in summary.json as `mlflow`. An unreachable or failing store is
+    one HarnessError saying the folder is complete and how to log it later."""
+    from mlflow.tracking import MlflowClient
+
+    from harness.mlflow_store import require_reachable, store_errors
+    from harness.model_registry import set_gate_alias
+    from harness.redaction import redact_uri
+    from harness.run_record import read_summary, write_json
+    from harness.tracking import log_run
+
+    then = f"the run folder is complete; log it later with: harness log {run_dir}"
+    require_reachable(tracking_uri, then)
+    with store_errors(tracking_uri, then):
+        receipt = log_run(run_dir, tracking_uri, experiment)
+        version = receipt.get("registered_model")
+        if version is not None and gate_passed is not None:
+            version["alias"] = set_gate_alias(MlflowClient(tracking_uri), version, gate_passed)
+    summary = read_summary(run_dir) | {"mlflow": receipt}
+    write_json(run_dir / "summary.json", summary)
+    print(f"mlflow: parent run {receipt['parent_run_id']} in {redact_uri(tracking_uri)} (make ui)")
+    if version is not None:
+        alias = f", alias {version['alias']}" if "alias" in version else ""
+        print(f"mlflow: registered model {version['name']} version {version['version']}{alias}")
+    return receipt
 
 
 def print_results(summary: Mapping[str, Any], run_dir: Path) -> None:
@@ -75,8 +96,6 @@ def print_results(summary: Mapping[str, Any], run_dir: Path) -> None:
         print(f"  - {reason}")
     print(f"\nVERDICT: {verdict['decision']}")
     print(f"report: {run_dir / 'report.html'}  (and report.md)")
-    if "mlflow" in summary:
-        print(f"mlflow: parent run {summary['mlflow']['parent_run_id']} in {summary['mlflow']['tracking_uri']} (make ui)")
 
 
 def compare(args: argparse.Namespace) -> int:
@@ -84,28 +103,55 @@ def compare(args: argparse.Namespace) -> int:
     from harness.compare import run_comparison
 
     config = resolve_run_config(args)
-    finish_run(run_comparison(config), config)
+    outcome = run_comparison(config)
+    finish_run(outcome)
+    if config.tracking_uri:
+        log_to_mlflow(outcome.run_dir, config.tracking_uri, config.experiment)
     return 0
 
 
 def gate(args: argparse.Namespace) -> int:
     from harness.cli_options import resolve_run_config
     from harness.compare import run_comparison
-    from harness.gate_outputs import junit_xml, pr_comment_markdown
+    from harness.gate_outputs import PASSING_DECISION, junit_xml, pr_comment_markdown
 
     config = dataclasses.replace(resolve_run_config(args), reuse_baseline=not args.fresh_baseline)
     if not any(c.adapter for c in config.candidates):
         raise HarnessError("the gate judges an adapter, but no candidate uses one", "--candidates", "add an adapter candidate (e.g. lora_short)")
     prepare_output_folders(("--junit", args.junit), ("--markdown", args.markdown))
     print("[gate] thresholds: " + json.dumps(dataclasses.asdict(config.task.gate)), flush=True)
-    summary = finish_run(run_comparison(config), config)
+    outcome = run_comparison(config)
+    summary = finish_run(outcome)
     if args.junit:
         args.junit.write_text(junit_xml(summary))
     if args.markdown:
         args.markdown.write_text(pr_comment_markdown(summary))
     cache = summary.get("baseline_cache", {})
     print(f"[gate] baseline cache key {cache.get('key')}: {'reused' if cache.get('reused') else 'measured fresh'}")
-    return 0 if summary["verdict"]["decision"] == "adapter_wins" else 1
+    passed = summary["verdict"]["decision"] == PASSING_DECISION
+    if config.tracking_uri:
+        log_to_mlflow(outcome.run_dir, config.tracking_uri, config.experiment, gate_passed=passed)
+    return 0 if passed else 1
+
+
+def add_log_target(parser: argparse.ArgumentParser) -> None:
+    from harness.run_config import DEFAULT_EXPERIMENT
+
+    parser.add_argument("run_dir", type=Path, help="a finished run folder (reports/<task>/<run id>)")
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="project folder (default store: <root>/mlruns.db)")
+    parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///<root>/mlruns.db)")
+    parser.add_argument("--experiment", default=DEFAULT_EXPERIMENT, help=f"MLflow experiment (default: {DEFAULT_EXPERIMENT})")
+
+
+def log(args: argparse.Namespace) -> int:
+    from harness.cli_options import tracking_uri
+    from harness.run_config import Paths
+
+    run_dir = args.run_dir.resolve()
+    if not (run_dir / "summary.json").is_file():
+        raise HarnessError("not a finished run folder (no summary.json)", str(run_dir), "pass reports/<task>/<run id> of a completed run")
+    log_to_mlflow(run_dir, tracking_uri(args, Paths.under(args.root, None, None)), args.experiment)
+    return 0
 
 
 def prepare_output_folders(*outputs: tuple[str, Path | None]) -> None:

@@ -16,6 +16,8 @@ from harness.precision import PrecisionDecision
 from harness.predict import LoadProfile
 from harness.specs import CandidateSpec, TaskSpec
 
+DEFAULT_EXPERIMENT = "harness"  # the MLflow experiment comparisons are logged to
+
 DEFAULT_CANDIDATES = ("best_prompt", "few_shot", "lora_short", "guided_json")
 
 
@@ -74,7 +76,7 @@ class RunConfig:
     price_usd_per_hour: float = DEFAULT_PRICE_USD_PER_HOUR
     token_price: TokenPrice | None = None
     tracking_uri: str | None = None
-    experiment: str = "harness"
+    experiment: str = DEFAULT_EXPERIMENT
     resume_run_id: str | None = None
     reuse_baseline: bool = False
     seed: int = 13

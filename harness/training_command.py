@@ -1,7 +1,8 @@
 """`harness train <task>`: train (or reuse) the task's adapter and log the training run to MLflow.
 
 The examples and key are exactly those a comparison would use, so `harness compare` afterwards
-reuses this adapter. This module knows the command; training itself is harness.training.
+reuses this adapter. An unreachable tracking server stops the command before training; a store
+that fails while logging is one error line (the adapter stays saved). This module knows the command; training itself is harness.training.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ def run_training(args: argparse.Namespace) -> Path:
     task = resolve_task(args)
     options = DataOptions(args.data, args.test_from, args.synthetic)
     check_task(task, paths, options, args.model)
+    if not args.no_mlflow:  # before minutes of training, not after
+        from harness.mlflow_store import require_reachable
+
+        require_reachable(tracking_uri(args, paths), "start the server, or pass --no-mlflow")
     model_dir = args.model.resolve() if args.model else prepare_default_model(paths.cache)
     data = provide_data(task, paths.cache, options, AutoTokenizer.from_pretrained(str(model_dir)))
     job = train_job(task, model_dir, paths.cache / "adapters" / task.id, data.training_records(), data.splits["dev"], task.train,
@@ -38,9 +43,12 @@ def run_training(args: argparse.Namespace) -> Path:
     print(f"adapter: {folder}\n  key {manifest['key']}  train_loss {manifest['train_loss']:.4f}  dev_loss {manifest['dev_loss']:.4f}  "
           f"{manifest['train_seconds']:.0f} s  {manifest['tokens_per_second']:.0f} tokens/s")
     if not args.no_mlflow:
+        from harness.mlflow_store import store_errors
         from harness.tracking import log_training
 
         history = [json.loads(line) for line in (folder / "history.jsonl").read_text().splitlines() if line.strip()]
-        run_id = log_training(manifest, history, folder, tracking_uri(args, paths), EXPERIMENT)
+        uri = tracking_uri(args, paths)
+        with store_errors(uri, f"the adapter is saved in {folder}; rerun harness train (it reuses it) or pass --no-mlflow"):
+            run_id = log_training(manifest, history, folder, uri, EXPERIMENT)
         print(f"  mlflow run {run_id} (experiment {EXPERIMENT})")
     return folder

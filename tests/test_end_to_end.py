@@ -2,12 +2,14 @@
 real CUAD contracts, a LoRA adapter trained here, a real MLflow store.
 
 One comparison (small splits) runs once per module; the tests read its run record, its MLflow runs
-and its report, then prove the gate's three outcomes: the trained adapter passes (exit 0, reusing
-the cached baseline), an under-trained adapter is blocked (exit 1), an adapter for another base
-model stops before any scoring (exit 2). `harness curve` runs on the same data and cache, so its
-baselines are the comparison's, and its smallest adapter is the under-trained one the gate blocks.
-The last test interrupts the comparison's run and resumes it. Engine starts dominate this module's
-time on a 2-core CPU (tens of seconds each), so every test reuses what an earlier one built.
+(datasets, the registered adapter version) and its report, then prove the gate's three outcomes: the
+trained adapter passes (exit 0, reusing the cached baseline; its version becomes the champion), an
+under-trained adapter is blocked (exit 1), an adapter for another base model stops before any
+scoring (exit 2). `harness curve` runs on the same data and cache, so its baselines are the
+comparison's, and its smallest adapter is the under-trained one the gate blocks. One test
+interrupts the comparison's run and resumes it; the last ones open `make ui` and report.html in a
+headless Chromium (tests/review_browser.py). Engine starts dominate this module's time on a 2-core
+CPU (tens of seconds each), so every test reuses what an earlier one built.
 """
 
 from __future__ import annotations
@@ -24,16 +26,16 @@ from harness.model_prep import prepare_default_model
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK = "contract_extraction"
-SIZES = ["--train-size", "48", "--few-shot-pool-size", "4", "--dev-size", "4", "--test-size", "12", "--excerpt-tokens", "160",
-         "--min-records", "10"]
+SIZES = ["--train-size", "48", "--few-shot-pool-size", "4", "--dev-size", "4", "--test-size", "12", "--excerpt-tokens", "160"]
 # A recipe that learns the task in a few minutes on a 2-core CPU (the module's own results are in its logs).
 TRAIN = ["--epochs", "3", "--learning-rate", "2e-3"]
 TEST_N = 12
 CURVE_SIZES = (4, 8)
 # The gates face every default candidate (the strongest prompt-only one on dev is the baseline) and
 # reuse the comparison's cached baseline batches; they serve the adapter merged only. The test split is
-# below the default min_records (20); SIZES lowers it to prove the three outcomes quickly.
-GATE = ["--serving", "merged"]
+# below the default min_records (20); VERDICT lowers it to prove the three outcomes quickly.
+VERDICT = ["--min-records", str(TEST_N)]
+GATE = ["--serving", "merged", *VERDICT]
 # The comparison serves the adapter both ways (on the CPU the default is merged only).
 BOTH_SERVINGS = ["--serving", "dynamic,merged"]
 
@@ -73,7 +75,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 
 @pytest.fixture(scope="module")
 def compared(workspace: Workspace) -> tuple[Path, dict]:
-    done = harness(workspace, "compare", TASK, *workspace.args(), *SIZES, *TRAIN, *BOTH_SERVINGS, "--parity-sample", "3",
+    done = harness(workspace, "compare", TASK, *workspace.args(), *SIZES, *VERDICT, *TRAIN, *BOTH_SERVINGS, "--parity-sample", "3",
                    "--tracking-uri", workspace.tracking_uri, log="compare")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "VERDICT:" in done.stdout
@@ -130,6 +132,23 @@ def test_compare_logs_one_parent_and_a_child_per_candidate(compared: tuple[Path,
     assert parent.data.metrics["verdict_code"] == codes[summary["verdict"]["decision"]]
 
 
+def test_compare_logs_its_splits_as_datasets_and_registers_the_adapter(compared: tuple[Path, dict], workspace: Workspace) -> None:
+    from mlflow.tracking import MlflowClient
+
+    _, summary = compared
+    client = MlflowClient(workspace.tracking_uri)
+    inputs = client.get_run(summary["mlflow"]["parent_run_id"]).inputs.dataset_inputs
+    by_context = {tag.value: item.dataset for item in inputs for tag in item.tags if tag.key == "mlflow.data.context"}
+    assert set(by_context) == set(summary["data"]["splits"])
+    assert by_context["test"].digest == summary["data"]["splits"]["test"]["hash"].removeprefix("sha256:")[:36]
+    assert Path(json.loads(by_context["test"].source)["uri"]).is_file()
+    registered = summary["mlflow"]["registered_model"]
+    version = client.get_model_version(registered["name"], registered["version"])
+    assert version.tags["base_model_hash"] == summary["adapter"]["manifest"]["base_model_hash"] and "alias" not in registered
+    files = {item.path for item in client.list_artifacts(registered["run_id"], "adapter")}
+    assert {"adapter/adapter_config.json", "adapter/adapter_model.safetensors"} <= files
+
+
 def test_compare_writes_a_self_contained_report(compared: tuple[Path, dict]) -> None:
     run_dir, summary = compared
     html = (run_dir / "report.html").read_text()
@@ -138,22 +157,42 @@ def test_compare_writes_a_self_contained_report(compared: tuple[Path, dict]) -> 
     assert (run_dir / "report.md").is_file() and (run_dir / "data_card.md").is_file()
 
 
-def test_gate_passes_the_trained_adapter(compared: tuple[Path, dict], workspace: Workspace) -> None:
+@pytest.fixture(scope="module")
+def gated(compared: tuple[Path, dict], workspace: Workspace) -> tuple[subprocess.CompletedProcess, Path, dict]:
+    """The gate over the trained adapter, logged to the comparison's MLflow store."""
     _, summary = compared
     junit, comment = workspace.base / "gate.xml", workspace.base / "gate.md"
     done = harness(workspace, "gate", TASK, *workspace.args(), *SIZES, *GATE, "--adapter", summary["adapter"]["path"],
-                   "--junit", str(junit), "--markdown", str(comment), "--no-mlflow", log="gate-pass")
-    gated = json.loads((latest_run(workspace) / "summary.json").read_text())
-    assert done.returncode == 0, (gated["verdict"]["reasons"], done.stderr[-2000:])
-    assert gated["verdict"]["decision"] == "adapter_wins" and gated["baseline_cache"]["reused"]
+                   "--junit", str(junit), "--markdown", str(comment), "--tracking-uri", workspace.tracking_uri, log="gate-pass")
+    run_dir = latest_run(workspace)
+    return done, run_dir, json.loads((run_dir / "summary.json").read_text())
+
+
+def test_gate_passes_the_trained_adapter(gated: tuple[subprocess.CompletedProcess, Path, dict], workspace: Workspace) -> None:
+    done, _, gated_summary = gated
+    assert done.returncode == 0, (gated_summary["verdict"]["reasons"], done.stderr[-2000:])
+    assert gated_summary["verdict"]["decision"] == "adapter_wins" and gated_summary["baseline_cache"]["reused"]
+    junit, comment = workspace.base / "gate.xml", workspace.base / "gate.md"
     assert "<testsuite" in junit.read_text() and "adapter" in comment.read_text().lower()
+
+
+def test_a_passing_gate_makes_its_adapter_version_the_champion(gated: tuple[subprocess.CompletedProcess, Path, dict],
+                                                               workspace: Workspace) -> None:
+    from mlflow.tracking import MlflowClient
+
+    done, _, gated_summary = gated
+    judged = gated_summary["mlflow"]["registered_model"]
+    assert judged["name"] == f"{TASK}-adapter" and judged["alias"] == "champion", done.stdout[-1500:]
+    champion = MlflowClient(workspace.tracking_uri).get_model_version_by_alias(judged["name"], "champion")
+    assert str(champion.version) == judged["version"] and champion.tags["verdict"] == "adapter_wins"
+    assert champion.tags["adapter.key"] == gated_summary["adapter"]["key"]
 
 
 @pytest.fixture(scope="module")
 def curve(compared: tuple[Path, dict], workspace: Workspace) -> dict:
     """`harness curve` over two tiny nested training sizes, on the comparison's data and cache."""
     sizes = ",".join(map(str, CURVE_SIZES))
-    done = harness(workspace, "curve", TASK, *workspace.args(), *SIZES, "--max-steps", "2", "--learning-rate", "1e-3",
+    done = harness(workspace, "curve", TASK, *workspace.args(), *SIZES, *VERDICT, "--max-steps", "2", "--learning-rate", "1e-3",
                    "--parity-sample", "1", "--no-mlflow", "--sizes", sizes, log="curve")
     assert done.returncode == 0, done.stderr[-3000:]
     (folder,) = (workspace.reports / TASK).glob("curve-*")
@@ -182,9 +221,13 @@ def test_gate_blocks_an_undertrained_adapter_reusing_the_baseline(curve: dict, w
     assert gated["baseline_cache"]["reused"], "the gate must reuse the comparison's baseline (same key)"
 
 
-def test_training_run_is_logged_to_mlflow(compared: tuple[Path, dict], workspace: Workspace) -> None:
+def test_harness_train_reuses_the_comparisons_adapter_and_logs_it_to_mlflow(compared: tuple[Path, dict], workspace: Workspace) -> None:
     from mlflow.tracking import MlflowClient
 
+    _, summary = compared
+    done = harness(workspace, "train", TASK, *workspace.args(), *SIZES, *TRAIN, "--tracking-uri", workspace.tracking_uri, log="train")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "reusing adapter" in done.stdout and f"adapter: {summary['adapter']['path']}" in done.stdout
     client = MlflowClient(workspace.tracking_uri)
     experiment = client.get_experiment_by_name("harness-training")
     runs = client.search_runs([experiment.experiment_id])
@@ -221,35 +264,39 @@ def test_resume_finishes_an_interrupted_run_without_resending_done_requests(comp
     (run_dir / "summary.json").unlink()
     untouched = run_dir / "raw" / "few_shot.test.jsonl"
     before = untouched.read_bytes()
-    done = harness(workspace, "compare", TASK, *workspace.args(), *SIZES, *TRAIN, *BOTH_SERVINGS, "--parity-sample", "3",
+    done = harness(workspace, "compare", TASK, *workspace.args(), *SIZES, *VERDICT, *TRAIN, *BOTH_SERVINGS, "--parity-sample", "3",
                    "--tracking-uri", workspace.tracking_uri, "--resume", run_dir.name, log="resume")
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(log.read_text().splitlines()) == TEST_N and untouched.read_bytes() == before
     assert json.loads((run_dir / "summary.json").read_text())["candidates"]["best_prompt"]["metrics"]["n"] == TEST_N
 
 
-def test_make_ui_serves_the_runs_compare_logged(compared: tuple[Path, dict], workspace: Workspace) -> None:
-    import socket
-    import time
-    import urllib.request
+def test_make_ui_shows_the_comparison_and_the_champion_in_a_browser(compared: tuple[Path, dict], gated: tuple, workspace: Workspace,
+                                                                    tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+    from review_browser import check_child_run_page, check_experiment_page, check_model_page, chromium, make_ui, review
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    ui = subprocess.Popen(["make", "-s", "ui", f"UI_PORT={port}", f"STORE={workspace.tracking_uri}"], cwd=ROOT,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        body, deadline = None, time.monotonic() + 120
-        while body is None and time.monotonic() < deadline:
-            try:
-                url = f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name?experiment_name=harness"
-                body = json.loads(urllib.request.urlopen(url, timeout=5).read())
-            except OSError:
-                time.sleep(2)
-        assert body is not None and body["experiment"]["name"] == "harness"
-    finally:
-        import os
-        import signal
+    run_dir, summary = compared
+    parent = MlflowClient(workspace.tracking_uri).get_run(summary["mlflow"]["parent_run_id"])
+    children = {run.info.run_name: run.info.run_id for run in MlflowClient(workspace.tracking_uri).search_runs(
+        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")}
+    adapter = summary["verdict"]["adapter_candidate"]
+    metrics = {name: summary["candidates"][adapter]["metrics"][name] for name in ("field_f1", "schema_valid_rate", "latency_p95_s")}
+    first = json.loads((run_dir / summary["candidates"][adapter]["predictions_file"]).read_text().splitlines()[0])["record_id"]
+    judged = gated[2]["mlflow"]["registered_model"]
+    with make_ui(workspace.tracking_uri, tmp_path / "make-ui.log") as ui, chromium() as browser, review(browser, tmp_path) as view:
+        check_experiment_page(view, ui, parent.info.experiment_id, (parent.info.run_id, parent.info.run_name), list(summary["candidates"]))
+        check_child_run_page(view, ui, (parent.info.experiment_id, children[adapter]), metrics, first)
+        check_model_page(view, ui, judged["name"], judged["version"], "champion", "adapter_wins")
 
-        os.killpg(ui.pid, signal.SIGTERM)
-        ui.wait(timeout=30)
+
+def test_report_opens_in_a_browser(compared: tuple[Path, dict], tmp_path: Path) -> None:
+    from review_browser import check_report, chromium, review
+
+    from harness.report.formatting import decision_words
+
+    run_dir = compared[0]
+    summary = json.loads((run_dir / "summary.json").read_text())  # as the resume test left it
+    with chromium() as browser, review(browser, tmp_path) as view:
+        check_report(view, run_dir / "report.html", decision_words(summary["verdict"]["decision"])[0],
+                     len(list((run_dir / "plots").glob("*.png"))))

@@ -153,8 +153,9 @@ EVIDENCE: dict[str, Any] = {  # the sections a view shows but does not compute f
     "guided_audit": {"candidate": "guided_json", "compliance_rate": 1.0, "n": N_RECORDS,
                      "ignored_schema_features": ["pattern", "format: date"]},
     "data": {"splits": {"test": {"n": N_RECORDS, "origin": "cuad", "hash": "sha256:cc33"},
-                        "train": {"n": 160, "origin": "cuad+synthetic", "hash": "sha256:dd44"}},
-             "card_file": "data_card.md"},
+                        "train": {"n": 160, "origin": "cuad+synthetic", "hash": "sha256:dd44"},
+                        "few_shot_pool": {"n": 8, "origin": "cuad", "hash": "sha256:ee55"}},
+             "card_file": "data_card.md", "folder": "/cache/data/contract_extraction/5e6f"},
     "baseline_cache": {"key": "9c1e0f2a4b6d8e10", "reused": True},
     "environment": {"machine": "ci-runner-7", "device": "cpu", "git_commit": "0123abcd",
                     "versions": {"python": "3.12.3", "vllm": "0.32.0", "mlflow": "3.17.2"}},
@@ -187,15 +188,26 @@ def _summary(candidates: dict[str, Any], decision: str) -> dict[str, Any]:
     }
 
 
+def _write_adapter(folder: Path, manifest: dict[str, Any]) -> Path:
+    """A stand-in adapter folder: the files a trained one has (the weights are not real)."""
+    folder.mkdir(parents=True)
+    (folder / "adapter_config.json").write_text(json.dumps({"r": 16, "peft_type": "LORA"}))
+    (folder / "adapter_model.safetensors").write_bytes(b"\0" * 64)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
 def write_run_folder(root: Path, decision: str = "not_proven") -> Path:
-    """Writes reports/<task>/<run_id>/ under `root` (summary, predictions, data card); returns
-    the run folder."""
+    """Writes reports/<task>/<run_id>/ under `root` (summary, predictions, data card) and the
+    adapter folder it names (under adapters/); returns the run folder."""
     rng = np.random.default_rng(7)
     predictions = {cid: [_prediction(cid, i, rng) for i in range(N_RECORDS)] for cid in CANDIDATES}
     candidates = {cid: _candidate(cid, rows, i)
                   for i, (cid, rows) in enumerate(predictions.items())}
     summary = _summary(candidates, decision)
     run_dir = root / "reports" / summary["task"] / summary["run_id"]
+    summary["adapter"]["path"] = str(_write_adapter(root / "adapters" / summary["adapter"]["key"],
+                                                    summary["adapter"]["manifest"]))
     (run_dir / "predictions").mkdir(parents=True)
     for cid, rows in predictions.items():
         (run_dir / f"predictions/{cid}.jsonl").write_text(

@@ -12,8 +12,8 @@ from test_report_run_folder import CANDIDATES, write_run_folder
 
 from harness.errors import HarnessError
 from harness.report import write_report
-from harness.tracking import (PARAM_VALUE_LIMIT, PARENT_RUN_TAG, artifact_location,
-                              history_metrics, log_run, log_training, param_text, unique_keys)
+from harness.mlflow_store import PARAM_VALUE_LIMIT, artifact_location, param_text, unique_keys
+from harness.tracking import PARENT_RUN_TAG, history_metrics, log_run, log_training
 
 EXPERIMENT = "contract_extraction"
 LONG_ARG = "{% for m in messages %}" * 400  # a chat template longer than MLflow allows
@@ -28,12 +28,13 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> dict:
     (run_dir / "summary.json").write_text(json.dumps(summary))
     write_report(run_dir)
     uri = f"sqlite:///{root}/mlruns.db"
-    parent_id = log_run(run_dir, uri, EXPERIMENT)
+    receipt = log_run(run_dir, uri, EXPERIMENT)
+    parent_id = receipt["parent_run_id"]
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name(EXPERIMENT)
     runs = client.search_runs([experiment.experiment_id])
     return {"root": root, "run_dir": run_dir, "summary": summary, "uri": uri, "client": client,
-            "experiment": experiment, "parent_id": parent_id, "runs": runs}
+            "experiment": experiment, "parent_id": parent_id, "runs": runs, "receipt": receipt}
 
 
 def _children(logged: dict) -> dict[str, Run]:
@@ -68,7 +69,7 @@ def test_child_metrics_equal_the_summary(logged: dict) -> None:
         for name, (low, high) in candidate["intervals"].items():
             assert (metrics[f"{name}.ci_low"], metrics[f"{name}.ci_high"]) == (low, high)
         for field, f1 in candidate["per_field_f1"].items():
-            assert metrics[f"per_field_f1.{field}"] == f1
+            assert metrics[f"field_f1.{field}"] == f1
         for kind, count in candidate["failures"].items():
             assert metrics[f"failures.{kind}"] == count
         assert run.data.params["spec.decoding.max_tokens"] == "256"
@@ -111,6 +112,8 @@ def test_artifacts_are_logged(logged: dict, tmp_path: Path) -> None:
         expected = {f"predictions/{cid}.jsonl", "predictions_table.json"}
         if CANDIDATES[cid][0]:  # uses the adapter
             expected.add("adapter/manifest.json")
+        if cid == logged["summary"]["verdict"]["adapter_candidate"]:  # the adapter under test
+            expected |= {"adapter/adapter_config.json", "adapter/adapter_model.safetensors"}
         assert _artifacts(client, run.info.run_id) == expected
 
 
@@ -119,7 +122,7 @@ def test_predictions_table_has_one_row_per_prediction(logged: dict, tmp_path: Pa
     path = logged["client"].download_artifacts(child.info.run_id, "predictions_table.json",
                                                str(tmp_path))
     table = json.loads(Path(path).read_text())
-    assert len(table["data"]) == 12 and "score.status" in table["columns"]
+    assert len(table["data"]) == 12 and "status" in table["columns"]
 
 
 def test_training_run_logs_settings_history_and_files(logged: dict, tmp_path: Path) -> None:
