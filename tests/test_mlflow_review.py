@@ -191,7 +191,7 @@ def tracking_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{base}/server.db",
                                "--artifacts-destination", str(base / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
                                "--workers", "1"], stdout=subprocess.DEVNULL, stderr=(base / "server.log").open("w"),
-                              start_new_session=True)
+                              start_new_session=True, env=env)
     uri = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
