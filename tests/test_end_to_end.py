@@ -26,12 +26,14 @@ from harness.model_prep import prepare_default_model
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK = "contract_extraction"
-SIZES = ["--train-size", "96", "--few-shot-pool-size", "4", "--dev-size", "4", "--test-size", "16", "--excerpt-tokens", "192"]
+SIZES = ["--train-size", "96", "--few-shot-pool-size", "4", "--dev-size", "4", "--test-size", "24", "--excerpt-tokens", "192"]
 # The default recipe on more examples: about six minutes of training on a 2-core AVX2 CPU. (48 excerpts of
 # 160 tokens for 3 epochs at lr 2e-3 was measured too weak here: dev loss 0.148 and still falling, field F1
 # 0.30 vs few-shot's 0.08 on 12 records, not_proven at Holm p=0.63.)
 TRAIN = ["--epochs", "2", "--learning-rate", "1e-3"]
-TEST_N = 16
+# 24 test records: on 16 only 8 differed between the adapter and the baseline in a rehearsal (exact permutation
+# p 0.0078, Holm 0.031), one record short of failing alpha; more records keep the passing gate's proof robust.
+TEST_N = 24
 CURVE_SIZES = (4, 8)
 # The gates face every default candidate (the strongest prompt-only one on dev is the baseline) and
 # reuse the comparison's cached baseline batches; they serve the adapter merged only. The test split is
