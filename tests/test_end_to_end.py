@@ -39,7 +39,7 @@ CURVE_SIZES = (4, 8)
 # reuse the comparison's cached baseline batches; they serve the adapter merged only. The test split is
 # below the default min_records (20); VERDICT lowers it to prove the three outcomes quickly.
 VERDICT = ["--min-records", str(TEST_N)]
-GATE = ["--serving", "merged", *VERDICT]
+GATE = ["--serving", "merged", "--parity-sample", "2", *VERDICT]
 # The comparison serves the adapter both ways (on the CPU the default is merged only).
 BOTH_SERVINGS = ["--serving", "dynamic,merged"]
 
