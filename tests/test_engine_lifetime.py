@@ -39,7 +39,7 @@ time.sleep(600)
 
 
 def start_driver(pid_dir: Path, how: str) -> tuple[subprocess.Popen, list[int]]:
-    driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(pid_dir), how], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(pid_dir), how], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     pids = [int(p) for p in driver.stdout.readline().split()]
     return driver, pids
@@ -69,7 +69,11 @@ def test_no_child_outlives_the_harness(tmp_path: Path, how: str, send: signal.Si
         if send is not None:
             time.sleep(0.3)
             driver.send_signal(send)
-        driver.wait(timeout=30)
+        try:
+            driver.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            driver.kill()
+            pytest.fail(f"the harness stand-in did not exit after {how}/{send}; its stderr: {driver.communicate()[1][-2000:]}")
         assert gone(pids), f"still running after {how}/{send}: {[p for p in pids if alive(p)]}"
         assert list((tmp_path / "engines").glob("*.json")) == []
     finally:
