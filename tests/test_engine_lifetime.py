@@ -72,8 +72,10 @@ def test_no_child_outlives_the_harness(tmp_path: Path, how: str, send: signal.Si
         try:
             driver.wait(timeout=90)
         except subprocess.TimeoutExpired:
-            driver.kill()
-            pytest.fail(f"the harness stand-in did not exit after {how}/{send}; its stderr: {driver.communicate()[1][-2000:]}")
+            for pid in [driver.pid, *pids]:
+                if alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+            pytest.fail(f"the harness stand-in did not exit after {how}/{send}; its stderr: {driver.communicate(timeout=10)[1][-2000:]}")
         assert gone(pids), f"still running after {how}/{send}: {[p for p in pids if alive(p)]}"
         assert list((tmp_path / "engines").glob("*.json")) == []
     finally:
