@@ -107,29 +107,40 @@ def main() -> int:
     parser.add_argument("--only", help="comma-separated generation variants to run (default: all)")
     parser.add_argument("--wall", default="", help=f"comma-separated whole commands to time: {', '.join(WALL_COMMANDS)}")
     args = parser.parse_args()
-    result: dict[str, Any] = {"machine": machine(), "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    result: dict[str, Any] = {"machine": machine(), "started_at": started, "wall": {}}
+    path = args.out / f"bench-{started.replace(':', '')}.json"
     walls = list(filter(None, args.wall.split(",")))
-    result["wall"] = {name: wall_in_fresh_clone(name) for name in walls if name == "make-test"}  # first: the CI rehearsal
+    for name in (w for w in walls if w == "make-test"):  # first: the CI rehearsal
+        result["wall"][name] = wall_in_fresh_clone(name)
+        save(path, result)
     result["torch"] = torch_side()
-    dtype = result["torch"]["decision"]["dtype"]
     model = prepare_default_model(ROOT / ".cache")
     with tempfile.TemporaryDirectory() as folder:
         print("[bench] training", flush=True)
         result["training"], adapter = training(Path(folder) / "cache")
+        save(path, result)
         merged = None
         if adapter is not None:
             from harness.merge import merged_model
 
-            merged = merged_model(model, adapter, Path(folder) / "cache", dtype)
+            merged = merged_model(model, adapter, Path(folder) / "cache", result["torch"]["decision"]["dtype"])
         only = set(args.only.split(",")) if args.only else None
-        result["generation"] = generation(model, dtype, adapter, merged, only)
-    result["wall"] |= {name: wall_in_fresh_clone(name) for name in walls if name != "make-test"}
+        result["generation"] = generation(model, result["torch"]["decision"]["dtype"], adapter, merged, only)
+        save(path, result)
+    for name in (w for w in walls if w != "make-test"):
+        result["wall"][name] = wall_in_fresh_clone(name)
+        save(path, result)
     result["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"bench-{result['finished_at'].replace(':', '')}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    save(path, result)
     print(json.dumps(result, indent=2) + f"\nwritten to {path}")
     return 0
+
+
+def save(path: Path, result: dict[str, Any]) -> None:
+    """Write what has been measured so far (a bench cut short keeps its finished parts)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
 
 
 def wall_in_fresh_clone(name: str) -> dict[str, Any]:
