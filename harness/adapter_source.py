@@ -41,8 +41,7 @@ def train_job(task: TaskSpec, model_dir: Path, store_dir: Path, train: Sequence[
               settings: TrainSpec, precision: PrecisionDecision, retrain: bool) -> TrainJob:
     return TrainJob(
         base_model_dir=model_dir, store_dir=store_dir, train=training_examples(task, train), dev=training_examples(task, dev),
-        prompt_template=template_source(task, task.prompts.adapter), settings=settings, device=precision.device, retrain=retrain,
-        precision=precision,
+        prompt_template=template_source(task, task.prompts.adapter), settings=settings, retrain=retrain, precision=precision,
     )
 
 

@@ -159,8 +159,7 @@ def baseline_cache_for(config: RunConfig, model_hash: str, data: TaskData, setti
 
 def training_dtype(adapter: AdapterInfo | None) -> str | None:
     """The dtype the adapter under test was trained in, as its manifest states (None without one)."""
-    precision = (adapter.manifest.get("train_precision") or {}) if adapter else {}
-    return precision.get("dtype") or precision.get("base_weights") if precision else None
+    return ((adapter.manifest.get("train_precision") or {}) if adapter else {}).get("dtype")
 
 
 def adapter_for(config: RunConfig, model_dir: Path, data: TaskData) -> AdapterInfo | None:
