@@ -31,7 +31,8 @@ from harness.run_config import RunConfig
 from harness.preflight import check_run
 from harness.redaction import redact_uri
 from harness.run_record import environment, failure_marked, mark, open_run, point_latest, write_json
-from harness.serving import ServingPlan, merged_label, serve_base, serve_merged, tuned_candidate
+from harness.serving import (BASE_CANARIES, CANARY_SPLIT, ServingPlan, adapter_liveness, canary_candidate, merged_label, serve_base,
+                             serve_merged, tuned_candidate)
 from harness.specs import to_dict
 from harness.summarize import RunFacts, summarize
 
@@ -109,13 +110,13 @@ def compare_in(run_dir: Path, config: RunConfig, model_dir: Path, model_hash: st
     engine_section = dict(session.engine) | {"load_profile": to_dict(config.load), "adapter_cold_load_s": session.adapter_cold_load_s}
     if adapter and "merged" in config.adapter.serving:
         merged_dir = merged_model(model_dir, adapter.path, config.paths.cache, settings.dtype)
-        engine_section["merged"] = dict(asyncio.run(serve_merged(plan, builder, settings, merged_dir, session.choice)))
+        engine_section["merged"] = dict(asyncio.run(serve_merged(plan, builder, settings, merged_dir, session.choice, config.engine_mode)))
     save(cache.folder, store, cache.batches, cache.parts)
     sections = {"engine": engine_section, "data": data.section(), "environment": environment(run_precision(config), training_dtype(adapter)),
                 "baseline_cache": cache.record(bool(restored))}
     if adapter:
         sections["adapter"] = adapter_section(adapter, settings)
-        sections["adapter_checks"] = {"base_model_match": static, "liveness": session.liveness,
+        sections["adapter_checks"] = {"base_model_match": static, "liveness": adapter_liveness(plan),
                                       "parity": parity_check(config, model_dir, adapter, builder, store, data)}
     facts = RunFacts(config.task, config.candidates, data.splits, session, config.adapter.serving, config.adapter.verdict_serving,
                      config.price_usd_per_hour, config.token_price, config.seed, sections)
@@ -149,9 +150,11 @@ class BaselineCache:
 def baseline_cache_for(config: RunConfig, model_hash: str, data: TaskData, settings: EngineSettings) -> BaselineCache:
     prompt_only = [c for c in config.candidates if not c.adapter]
     batches = [(c.id, split) for c in prompt_only for split in ("dev", "test")]
-    batches += [(f"tune.{variant}", "dev") for variant in config.task.prompts.variants]
-    templates = {name: template_source(config.task, name) for name in config.task.prompts.variants}
-    parts = baseline_key_parts(model_hash, data.hashes, {c.id: to_dict(c) for c in prompt_only}, templates,
+    batches += [(f"tune.{variant}", "dev") for variant in config.task.prompts.variants] + [(BASE_CANARIES, CANARY_SPLIT)]
+    templates = {name: template_source(config.task, name) for name in (*config.task.prompts.variants, config.task.prompts.adapter)}
+    recipes = {c.id: to_dict(c) for c in prompt_only} | {BASE_CANARIES: to_dict(canary_candidate(False)) | {
+        "records": config.adapter.liveness_canaries}}
+    parts = baseline_key_parts(model_hash, data.hashes, recipes, templates,
                                engine_identity(config, settings), to_dict(config.load))
     key = baseline_key(parts)
     return BaselineCache(cache_dir_for(config.paths.cache, config.task.id, key), key, parts, tuple(batches))

@@ -35,6 +35,9 @@ def check_run(config: RunConfig) -> None:
         read_adapter_config(config.adapter.path)
     if config.server_url:
         check_url(config.server_url)
+        if "merged" in config.adapter.serving and any(c.adapter for c in config.candidates):
+            raise HarnessError("merged serving needs an engine the harness starts: a server at --server-url cannot load the merged copy",
+                               "--server-url", "add --serving dynamic --verdict-serving dynamic, or drop --server-url")
 
 
 def check_task(task: TaskSpec, paths: Paths, data: DataOptions, model_dir: Path | None) -> None:

@@ -1,11 +1,14 @@
 """Serve every candidate of a comparison: one base engine session, then the merged adapter.
 
 The base session loads the adapter as a `LoRARequest` (timing its cold load apart from any
-request), proves it is live on canary inputs, earns the best prompt on dev unless a choice is
-recorded, runs the prompt-only candidates on dev (to pick the strongest baseline there, never on
-test) and then every candidate on test under the same load profile. The merged session serves the
-adapter folded into a copy of the base with identical engine settings. Every batch lands in the
-run's `BatchStore`; this module returns what happened, and scores nothing but the prompt search.
+request), earns the best prompt on dev unless a choice is recorded, runs the prompt-only
+candidates on dev (to pick the strongest baseline there, never on test) and then every candidate
+on test under the same load profile. The merged session serves the adapter folded into a copy of
+the base with identical engine settings. Liveness canaries are two batches: the base model's greedy
+outputs (a prompt-only batch, cached with the baseline) and the adapter's, from the engine that
+serves the verdict's adapter. A session whose every batch is already complete (restored from the
+baseline cache or a resumed run) starts no engine. Every batch lands in the run's `BatchStore`;
+this module returns what happened, and scores nothing but the prompt search.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from typing import Any, Mapping, Sequence
 from harness.adapter_checks import liveness
 from harness.batch_store import BatchStore
 from harness.engine.factory import open_engine
+from harness.engine.inprocess import describe_inprocess
 from harness.engine.types import Engine, EngineSettings
+from harness.errors import HarnessError
 from harness.predict import Batch, LoadProfile, run_batch
 from harness.prompt_choice import PromptChoice, tune_prompt
 from harness.prompts import resolve_template
@@ -27,6 +32,10 @@ from harness.requests import ADAPTER_NAME, RequestBuilder
 from harness.specs import CandidateSpec, DecodingSpec, TaskSpec
 
 CANARY_MAX_TOKENS = 48
+CANARY_SPLIT = "canary"
+BASE_CANARIES = "canary.base"
+ADAPTER_CANARIES = "canary.adapter"
+SKIPPED = "not started: every batch it would serve was already complete (restored from the baseline cache or a resumed run)"
 
 
 @dataclass(frozen=True)
@@ -44,15 +53,27 @@ class ServingPlan:
     serving: tuple[str, ...]
     canaries: int
 
+    def canary_records(self) -> list[Record]:
+        return list(self.splits["few_shot_pool"])[: self.canaries]
+
 
 @dataclass(frozen=True)
 class BaseSession:
     """What the base engine session produced besides its batches."""
 
     choice: PromptChoice
-    liveness: Mapping[str, Any] | None
     adapter_cold_load_s: float | None
     engine: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One batch to serve: a candidate's recipe under a label, with its template, on one split."""
+
+    label: str
+    candidate: CandidateSpec
+    template: str
+    split: str
 
 
 def tuned_candidate(candidates: Sequence[CandidateSpec]) -> CandidateSpec:
@@ -63,53 +84,86 @@ def tuned_candidate(candidates: Sequence[CandidateSpec]) -> CandidateSpec:
     return CandidateSpec("best_prompt", "prompt search", "best", decoding=DecodingSpec())
 
 
-async def run_labelled(engine: Engine, plan: ServingPlan, builder: RequestBuilder, label: str, candidate: CandidateSpec,
-                       template: str, split: str) -> None:
-    """Run one candidate on one split under `label` and record its wall time."""
-    requests = builder.build(candidate, template, plan.splits[split], split)
-    batch = Batch(label, split, requests, plan.store.log_path(label, split))
-    await run_batch(engine, batch, plan.profile, lambda seconds: plan.store.add_wall_seconds(label, split, seconds))
+def canary_candidate(adapter: bool) -> CandidateSpec:
+    """The liveness probe's recipe: greedy, short, the adapter's prompt, with or without the LoRA."""
+    return CandidateSpec("canary", "liveness probe", "adapter", adapter=adapter,
+                         decoding=DecodingSpec(temperature=0.0, max_tokens=CANARY_MAX_TOKENS))
+
+
+def base_jobs(plan: ServingPlan, winner: str) -> list[Job]:
+    """The base engine's batches after the prompt search, in serving order."""
+    jobs = [Job(BASE_CANARIES, canary_candidate(False), plan.task.prompts.adapter, CANARY_SPLIT)] if plan.adapter_dir else []
+    tuned = tuned_candidate(plan.candidates)
+    jobs += [Job(c.id, c, resolve_template(c, plan.task, winner), "dev") for c in plan.candidates if not c.adapter and c != tuned]
+    jobs += [Job(c.id, c, resolve_template(c, plan.task, winner), "test") for c in plan.candidates
+             if not c.adapter or "dynamic" in plan.serving]
+    if plan.adapter_dir and "merged" not in plan.serving:
+        jobs.append(Job(ADAPTER_CANARIES, canary_candidate(True), plan.task.prompts.adapter, CANARY_SPLIT))
+    return jobs
+
+
+def merged_jobs(plan: ServingPlan, winner: str) -> list[Job]:
+    """The merged engine's batches: the adapter candidates on test, and the adapter's liveness canaries."""
+    jobs = [Job(ADAPTER_CANARIES, canary_candidate(False), plan.task.prompts.adapter, CANARY_SPLIT)]
+    jobs += [Job(merged_label(c.id), dataclasses.replace(c, adapter=False), resolve_template(c, plan.task, winner), "test")
+             for c in plan.candidates if c.adapter]
+    return jobs
+
+
+def job_batch(plan: ServingPlan, builder: RequestBuilder, job: Job) -> Batch:
+    records = plan.canary_records() if job.split == CANARY_SPLIT else plan.splits[job.split]
+    requests = builder.build(job.candidate, job.template, records, job.split)
+    return Batch(job.label, job.split, requests, plan.store.log_path(job.label, job.split))
+
+
+def pending(plan: ServingPlan, builder: RequestBuilder, jobs: Sequence[Job]) -> list[Batch]:
+    """The jobs' batches that still miss a logged prediction."""
+    batches = [job_batch(plan, builder, job) for job in jobs]
+    return [b for b in batches if not set(b.requests) <= set(plan.store.predictions(b.candidate, b.split))]
+
+
+async def run_job_batch(engine: Engine, plan: ServingPlan, batch: Batch) -> None:
+    """Run one batch's pending requests and add the wall time spent to the store."""
+    await run_batch(engine, batch, plan.profile, lambda seconds: plan.store.add_wall_seconds(batch.candidate, batch.split, seconds))
 
 
 async def serve_base(plan: ServingPlan, builder: RequestBuilder, settings: EngineSettings, mode: str, url: str | None) -> BaseSession:
+    """The prompt search, the base canaries and every batch the base engine serves; no engine when all are done."""
+    if plan.choice and mode == "inprocess" and not pending(plan, builder, base_jobs(plan, plan.choice.winner)):
+        return BaseSession(plan.choice, None, describe_inprocess(settings) | {"session": SKIPPED})
     adapters = {ADAPTER_NAME: str(plan.adapter_dir)} if plan.adapter_dir else {}
     async with open_engine(settings, mode, url, adapters) as engine:
         cold = await engine.load_adapter(ADAPTER_NAME, str(plan.adapter_dir)) if plan.adapter_dir else None
-        live = await check_liveness(engine, plan, builder) if plan.adapter_dir else None
         choice = plan.choice or await tune_prompt(engine, builder, plan.task, plan.splits["dev"], tuned_candidate(plan.candidates),
                                                   plan.store, plan.profile, plan.choice_key)
-        for candidate in plan.candidates:
-            if not candidate.adapter and candidate != tuned_candidate(plan.candidates):
-                await run_labelled(engine, plan, builder, candidate.id, candidate, resolve_template(candidate, plan.task, choice.winner), "dev")
-        for candidate in plan.candidates:
-            if not candidate.adapter or "dynamic" in plan.serving:
-                await run_labelled(engine, plan, builder, candidate.id, candidate, resolve_template(candidate, plan.task, choice.winner), "test")
-        return BaseSession(choice, live, cold, engine.describe())
-
-
-async def check_liveness(engine: Engine, plan: ServingPlan, builder: RequestBuilder) -> Mapping[str, Any]:
-    """Greedy outputs with and without the adapter on few-shot-pool canaries must differ."""
-    canaries = list(plan.splits["few_shot_pool"])[: plan.canaries]
-    probe = CandidateSpec("canary", "liveness probe", "adapter", adapter=True,
-                          decoding=DecodingSpec(temperature=0.0, max_tokens=CANARY_MAX_TOKENS))
-    with_adapter = builder.build(probe, plan.task.prompts.adapter, canaries, "canary")
-    without = {rid: dataclasses.replace(r, adapter=None, request_id=r.request_id + ":base") for rid, r in with_adapter.items()}
-    adapted = [(await engine.generate(r)).text for r in with_adapter.values()]
-    base = [(await engine.generate(r)).text for r in without.values()]
-    return liveness(base, adapted)
+        for batch in pending(plan, builder, base_jobs(plan, choice.winner)):
+            await run_job_batch(engine, plan, batch)
+        return BaseSession(choice, cold, engine.describe())
 
 
 async def serve_merged(plan: ServingPlan, builder: RequestBuilder, settings: EngineSettings, merged_dir: Path,
-                       choice: PromptChoice) -> Mapping[str, Any]:
-    """Serve the adapter candidates from the merged copy, engine settings otherwise identical."""
+                       choice: PromptChoice, mode: str) -> Mapping[str, Any]:
+    """Serve the adapter candidates from the merged copy in the base's engine mode (server mode starts a
+    server of its own; a given --server-url cannot hold the merged copy), engine settings otherwise
+    identical; no engine when all are done."""
     merged_settings = dataclasses.replace(settings, model_dir=str(merged_dir))
-    async with open_engine(merged_settings, "inprocess") as engine:
-        for candidate in plan.candidates:
-            if candidate.adapter:
-                base_only = dataclasses.replace(candidate, adapter=False)
-                await run_labelled(engine, plan, builder, merged_label(candidate.id), base_only,
-                                   resolve_template(candidate, plan.task, choice.winner), "test")
+    batches = pending(plan, builder, merged_jobs(plan, choice.winner))
+    if not batches and mode == "inprocess":
+        return describe_inprocess(merged_settings) | {"session": SKIPPED}
+    async with open_engine(merged_settings, mode) as engine:
+        for batch in batches:
+            await run_job_batch(engine, plan, batch)
         return engine.describe()
+
+
+def adapter_liveness(plan: ServingPlan) -> Mapping[str, Any]:
+    """Greedy outputs with and without the adapter on few-shot-pool canaries must differ."""
+    base, adapted = (plan.store.predictions(label, CANARY_SPLIT) for label in (BASE_CANARIES, ADAPTER_CANARIES))
+    failed = [p for p in (*base.values(), *adapted.values()) if p.error]
+    if failed:
+        raise HarnessError(f"a liveness canary request failed ({failed[0].error})", "adapter liveness", "check the engine")
+    ids = sorted(base)
+    return liveness([base[i].text for i in ids], [adapted[i].text for i in ids])
 
 
 def merged_label(candidate_id: str) -> str:

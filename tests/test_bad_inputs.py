@@ -181,6 +181,8 @@ ROWS: dict[str, tuple[Callable[[Project], list[str]], tuple[str, ...]]] = {
     "--kv-cache-gib 0": (flags("--kv-cache-gib", "0"), ("--kv-cache-gib", "greater than 0")),
     "--kv-cache-gib -2": (flags("--kv-cache-gib", "-2"), ("--kv-cache-gib", "greater than 0")),
     "--concurrency not a number": (flags("--concurrency", "many"), ("--concurrency", "invalid int value", "--help")),
+    "--server-url with merged serving": (flags("--mode", "server", "--server-url", "http://127.0.0.1:9", "--candidates", "best_prompt,lora_short"),
+                                         ("--server-url", "cannot load the merged copy", "--serving dynamic")),
     "--server-url not http": (flags("--mode", "server", "--server-url", "ftp://example.org"), ("--server-url", "not an http(s) URL")),
     "server answers garbage": (misbehaving_server("garbage"), ("127.0.0.1", "not a vLLM/OpenAI server", "hello, I am not")),
     "server sends the wrong JSON shape": (misbehaving_server("wrong_shape"), ("127.0.0.1", "not a vLLM/OpenAI server", "nope")),

@@ -176,6 +176,8 @@ def test_gate_passes_the_trained_adapter(gated: tuple[subprocess.CompletedProces
     done, _, gated_summary = gated
     assert done.returncode == 0, (gated_summary["verdict"]["reasons"], done.stderr[-2000:])
     assert gated_summary["verdict"]["decision"] == "adapter_wins" and gated_summary["baseline_cache"]["reused"]
+    assert gated_summary["engine"]["session"].startswith("not started"), "every base batch is cached: no base engine"
+    assert gated_summary["adapter_checks"]["liveness"]["passed"] and gated_summary["engine"]["adapter_cold_load_s"] is None
     junit, comment = workspace.base / "gate.xml", workspace.base / "gate.md"
     assert "<testsuite" in junit.read_text() and "adapter" in comment.read_text().lower()
 
@@ -272,7 +274,9 @@ def test_resume_finishes_an_interrupted_run_without_resending_done_requests(comp
                    "--tracking-uri", workspace.tracking_uri, "--resume", run_dir.name, log="resume")
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(log.read_text().splitlines()) == TEST_N and untouched.read_bytes() == before
-    assert json.loads((run_dir / "summary.json").read_text())["candidates"]["best_prompt"]["metrics"]["n"] == TEST_N
+    resumed = json.loads((run_dir / "summary.json").read_text())
+    assert resumed["candidates"]["best_prompt"]["metrics"]["n"] == TEST_N
+    assert "session" not in resumed["engine"] and resumed["engine"]["merged"]["session"].startswith("not started")
 
 
 def test_make_ui_shows_the_comparison_and_the_champion_in_a_browser(compared: tuple[Path, dict], gated: tuple, workspace: Workspace,

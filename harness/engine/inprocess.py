@@ -69,12 +69,17 @@ class InProcessEngine:
         )
 
     def describe(self) -> Mapping[str, Any]:
-        return {"mode": "inprocess", "engine_args": engine_kwargs(self.settings), "runtime": asdict(self.settings.runtime)}
+        return describe_inprocess(self.settings)
 
     def close(self) -> None:
         """Shut the engine down and drop it now (not at interpreter exit, when vLLM's cleanup fails)."""
         self._engine.shutdown()
         self._engine = None
+
+
+def describe_inprocess(settings: EngineSettings) -> dict[str, Any]:
+    """What an in-process engine with these settings is, as the run record states it (known without starting one)."""
+    return {"mode": "inprocess", "engine_args": engine_kwargs(settings), "runtime": asdict(settings.runtime)}
 
 
 def engine_kwargs(settings: EngineSettings) -> dict[str, Any]:

@@ -68,12 +68,14 @@ def serving_blocks(summary: Mapping[str, Any]) -> tuple[Block, ...]:
     verdict, modes = required(summary, "verdict"), required(summary, "engine", "adapter_serving")
     if not modes:
         return (Text("No candidate of this run uses an adapter."),)
-    cold_load = format_number(required(summary, "engine", "adapter_cold_load_s"), "s")
+    cold_seconds = required(summary, "engine", "adapter_cold_load_s")
+    cold_load = f"{format_number(cold_seconds, 's')} s" if cold_seconds is not None else \
+        "not measured (no base engine was started: every batch it serves was already complete)"
     names = list(dict.fromkeys(name for measured in modes.values() for name in measured))
     rows = tuple((name, *(_serving_value(summary, name, modes[mode].get(name)) for mode in modes))
                  for name in names)
     return (Text(f"The verdict judged the adapter served {verdict['adapter_serving']}. Adapter "
-                 f"cold load: {cold_load} s."),
+                 f"cold load: {cold_load}."),
             Table(("measurement", *modes), rows))
 
 

@@ -1,0 +1,115 @@
+"""harness.serving without an engine: which batches each session serves, that a session whose every
+batch is complete starts no engine (the settings name a model folder that does not exist, so any
+attempt to start vLLM fails the test), and the liveness check read from the two canary batches.
+Uses the real task, candidates and embedded tokenizer."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from harness.batch_store import BatchStore
+from harness.engine.types import EngineSettings
+from harness.errors import HarnessError
+from harness.model_prep import prepare_default_model
+from harness.predict import LoadProfile
+from harness.prediction_log import Prediction, append_prediction
+from harness.prompt_choice import PromptChoice
+from harness.records import Record
+from harness.requests import RequestBuilder
+from harness.serving import (ADAPTER_CANARIES, BASE_CANARIES, CANARY_SPLIT, SKIPPED, ServingPlan, adapter_liveness, base_jobs,
+                             merged_jobs, pending, serve_base, serve_merged)
+from harness.specs import load_candidate, load_task
+
+ROOT = Path(__file__).resolve().parent.parent
+TASK = load_task(ROOT / "tasks", "contract_extraction")
+CANDIDATES = tuple(load_candidate(ROOT / "candidates", name) for name in ("best_prompt", "few_shot", "lora_short", "guided_json"))
+NOWHERE = EngineSettings(model_dir="/nonexistent/model")
+CHOICE = PromptChoice("extract_plain", 3, "field_f1", {"extract_plain": 0.5}, "k")
+
+
+def records(prefix: str, n: int) -> list[Record]:
+    return [Record(f"{prefix}{i}", f"doc-{prefix}{i}", f"This agreement {prefix}{i} is governed by Texas law.", {}, "synthetic")
+            for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def builder() -> RequestBuilder:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(prepare_default_model(ROOT / ".cache")))
+    return RequestBuilder(TASK, tokenizer, records("p", 4), 4096, seed=13)
+
+
+def plan_in(tmp_path: Path, serving: tuple[str, ...] = ("merged",), adapter: bool = True) -> ServingPlan:
+    splits = {"few_shot_pool": records("p", 4), "dev": records("d", 2), "test": records("t", 3)}
+    return ServingPlan(TASK, CANDIDATES, splits, BatchStore(tmp_path), LoadProfile(), CHOICE, "k",
+                       tmp_path / "adapter" if adapter else None, serving, 2)
+
+
+def complete(plan: ServingPlan, builder: RequestBuilder, jobs, text: str = "{}") -> None:
+    """Log a prediction for every request of these jobs' batches."""
+    for batch in pending(plan, builder, jobs):
+        for record_id in batch.requests:
+            append_prediction(batch.log_path, Prediction(record_id, batch.candidate, batch.split, text, 10, 2, 0.1, 0.2, "stop", 1))
+
+
+def labels(jobs) -> list[tuple[str, str]]:
+    return [(job.label, job.split) for job in jobs]
+
+
+def test_merged_serving_sends_the_adapter_canaries_to_the_merged_engine(tmp_path: Path) -> None:
+    plan = plan_in(tmp_path)
+    assert labels(base_jobs(plan, "extract_plain")) == [
+        (BASE_CANARIES, CANARY_SPLIT), ("few_shot", "dev"), ("guided_json", "dev"),
+        ("best_prompt", "test"), ("few_shot", "test"), ("guided_json", "test")]
+    assert labels(merged_jobs(plan, "extract_plain")) == [(ADAPTER_CANARIES, CANARY_SPLIT), ("lora_short@merged", "test")]
+    assert not merged_jobs(plan, "extract_plain")[0].candidate.adapter
+
+
+def test_dynamic_only_serving_runs_the_adapter_and_its_canaries_on_the_base_engine(tmp_path: Path) -> None:
+    jobs = base_jobs(plan_in(tmp_path, serving=("dynamic",)), "extract_plain")
+    assert ("lora_short", "test") in labels(jobs) and labels(jobs)[-1] == (ADAPTER_CANARIES, CANARY_SPLIT)
+    assert jobs[-1].candidate.adapter
+
+
+def test_a_prompt_only_run_has_no_canaries(tmp_path: Path) -> None:
+    assert all(job.split != CANARY_SPLIT for job in base_jobs(plan_in(tmp_path, adapter=False), "extract_plain"))
+
+
+def test_a_complete_base_session_starts_no_engine_and_one_missing_request_is_pending(tmp_path: Path, builder: RequestBuilder) -> None:
+    plan = plan_in(tmp_path)
+    complete(plan, builder, base_jobs(plan, CHOICE.winner))
+    session = asyncio.run(serve_base(plan, builder, NOWHERE, "inprocess", None))
+    assert session.engine["session"] == SKIPPED and session.adapter_cold_load_s is None and session.choice == CHOICE
+    assert session.engine["engine_args"]["model"] == NOWHERE.model_dir
+
+    log = plan.store.log_path("few_shot", "test")
+    log.write_text("".join(log.read_text().splitlines(keepends=True)[:-1]))
+    assert [(b.candidate, b.split, len(b.requests)) for b in pending(plan, builder, base_jobs(plan, CHOICE.winner))] == [
+        ("few_shot", "test", 3)]
+    with pytest.raises(OSError, match="/nonexistent/model"):  # one request is missing: the session starts vLLM on the missing folder
+        asyncio.run(serve_base(plan, builder, NOWHERE, "inprocess", None))
+
+
+def test_a_complete_merged_session_starts_no_engine(tmp_path: Path, builder: RequestBuilder) -> None:
+    plan = plan_in(tmp_path)
+    complete(plan, builder, merged_jobs(plan, CHOICE.winner))
+    described = asyncio.run(serve_merged(plan, builder, NOWHERE, tmp_path / "merged", CHOICE, "inprocess"))
+    assert described["session"] == SKIPPED and described["engine_args"]["model"] == str(tmp_path / "merged")
+
+
+def test_liveness_reads_the_two_canary_batches(tmp_path: Path, builder: RequestBuilder) -> None:
+    plan = plan_in(tmp_path)
+    base = [job for job in base_jobs(plan, CHOICE.winner) if job.label == BASE_CANARIES]
+    adapted = [job for job in merged_jobs(plan, CHOICE.winner) if job.label == ADAPTER_CANARIES]
+    complete(plan, builder, base, text="base says this")
+    complete(plan, builder, adapted, text="base says this")
+    with pytest.raises(HarnessError, match="changes nothing"):
+        adapter_liveness(plan)
+    log = plan.store.log_path(ADAPTER_CANARIES, CANARY_SPLIT)
+    first, *rest = log.read_text().splitlines(keepends=True)
+    log.write_text(first.replace("base says this", "the adapter answers") + "".join(rest))
+    assert adapter_liveness(plan) == {"passed": True, "canaries": 2, "differing": 1}
