@@ -33,7 +33,7 @@ TEST_N, DEV_N = 4, 2
 SIZES = ["--synthetic", "--train-size", "16", "--few-shot-pool-size", "2", "--dev-size", str(DEV_N), "--test-size", str(TEST_N)]
 # 12 optimizer steps: a checkpoint is written at step 10, so the kill in training lands after one.
 RUN = [*SIZES, "--max-steps", "12", "--parity-sample", "0", "--canaries", "2", "--serving", "merged", "--min-records", str(TEST_N)]
-STAGE_TIMEOUT_S = 900
+STAGE_TIMEOUT_S = 1500
 
 pytestmark = pytest.mark.slow
 
