@@ -13,6 +13,7 @@ run is complete with its report and its MLflow parent run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -117,9 +118,23 @@ def test_a_comparison_killed_at_every_stage_resumes_to_exact_counts(tmp_path: Pa
         ("a merged-engine test prediction", batch_has(tmp_path, "lora_short@merged.test.jsonl", 1), signal.SIGTERM),
         ("summary.json", lambda: (run := newest_run(tmp_path)) is not None and (run / "summary.json").is_file(), signal.SIGKILL),
     ]
+    runs: list[Harness] = []
+    try:
+        check_every_stage(tmp_path, kills, runs)
+    finally:
+        for run in runs:  # a failed check leaves nothing running
+            if run.process.poll() is None:
+                os.killpg(run.process.pid, signal.SIGKILL)
+            for pid in (int(entry.split()[0]) for entry in run.survivors()):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def check_every_stage(tmp_path: Path, kills: list[tuple[str, Callable[[], bool], signal.Signals]], runs: list[Harness]) -> None:
     previous: Harness | None = None
     for step, (what, ready, sig) in enumerate(kills):
         run = Harness(tmp_path, f"run{step}", *(["--resume"] if step else []))
+        runs.append(run)
         code = run.kill_when(ready, sig, what)
         assert code == (-signal.SIGKILL if sig == signal.SIGKILL else 128 + signal.SIGTERM), (what, code)
         if sig == signal.SIGTERM:
@@ -130,6 +145,7 @@ def test_a_comparison_killed_at_every_stage_resumes_to_exact_counts(tmp_path: Pa
             assert not previous.survivors(), f"processes of the run killed before {what} outlived the next run's start: {previous.survivors()}"
         previous = run
     last = Harness(tmp_path, "final", "--resume")
+    runs.append(last)
     assert last.finish() == 0, last.log.read_text()[-3000:]
     assert not wait_gone(previous, 10), f"processes of a killed run outlived the final run: {previous.survivors()}"
 

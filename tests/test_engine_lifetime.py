@@ -2,8 +2,10 @@
 
 Each test runs a small driver in its own Python process that spawns the child through
 harness.engine.lifetime and then exits normally, raises, is sent SIGTERM or SIGINT, or is killed
-with -9; the child (which ignores SIGTERM, as vLLM's workers can) must be gone within seconds, and
-after a kill -9 the next guarded run must reap it from its pid file.
+with -9; the child (which ignores SIGTERM, as vLLM's workers can) and a recorded grandchild in the
+harness's own group (as an in-process engine's core) must be gone within seconds, a SIGTERM whose
+unwinding hangs still ends the process, and after a kill -9 the next guarded run must reap both from
+their pid files.
 """
 
 from __future__ import annotations
@@ -28,12 +30,18 @@ from harness.engine import lifetime
 lifetime.guard(Path(sys.argv[1]))
 child = lifetime.spawn([sys.executable, "-c", {stubborn!r}])
 grandchild_free = __import__("subprocess").Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+lifetime.record_descendants()  # as an in-process engine does once its core and workers run
 print(child.pid, grandchild_free.pid, flush=True)
 how = sys.argv[2]
 if how == "exit":
     sys.exit(0)
 if how == "error":
     raise RuntimeError("boom")
+if how == "hang":  # unwinding that never ends, as an async engine client waiting on its killed core
+    try:
+        time.sleep(600)
+    finally:
+        time.sleep(600)
 time.sleep(600)
 """.format(stubborn=STUBBORN)
 
@@ -61,7 +69,8 @@ def alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize("how, send", [("exit", None), ("error", None), ("wait", signal.SIGTERM), ("wait", signal.SIGINT)])
+@pytest.mark.parametrize("how, send", [("exit", None), ("error", None), ("wait", signal.SIGTERM), ("wait", signal.SIGINT),
+                                       ("hang", signal.SIGTERM)])
 def test_no_child_outlives_the_harness(tmp_path: Path, how: str, send: signal.Signals | None) -> None:
     driver, pids = start_driver(tmp_path / "engines", how)
     try:
@@ -76,6 +85,7 @@ def test_no_child_outlives_the_harness(tmp_path: Path, how: str, send: signal.Si
                 if alive(pid):
                     os.kill(pid, signal.SIGKILL)
             pytest.fail(f"the harness stand-in did not exit after {how}/{send}; its stderr: {driver.communicate(timeout=10)[1][-2000:]}")
+        assert how != "hang" or driver.returncode == 128 + signal.SIGTERM, "a hung unwinding ends by the watchdog's exit code"
         assert gone(pids), f"still running after {how}/{send}: {[p for p in pids if alive(p)]}"
         assert list((tmp_path / "engines").glob("*.json")) == []
     finally:
@@ -91,13 +101,14 @@ def test_after_kill_9_the_next_guarded_run_reaps_the_orphan(tmp_path: Path) -> N
         driver.kill()
         driver.wait(timeout=30)
         time.sleep(0.5)
-        assert alive(child), "a kill -9 gives the harness no chance; the orphan is still there"
+        assert alive(child) and alive(free), "a kill -9 gives the harness no chance; the orphans are still there"
         assert json.loads((pid_dir / f"{child}.json").read_text())["pid"] == child
+        assert json.loads((pid_dir / f"{free}.json").read_text())["group"] is False, "a recorded descendant in the harness's group"
         reaper = subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; from harness.engine import lifetime; "
-                                 "print(lifetime.reap_orphans(Path(sys.argv[1])))", str(pid_dir)],
+                                 "print(sorted(lifetime.reap_orphans(Path(sys.argv[1]))))", str(pid_dir)],
                                 capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)))
-        assert f"[{child}]" in reaper.stdout and "earlier harness run" in reaper.stdout
-        assert gone([child])
+        assert str(sorted([child, free])) in reaper.stdout and "earlier harness run" in reaper.stdout
+        assert gone([child, free])
         assert list(pid_dir.glob("*.json")) == []
     finally:
         for pid in (child, free):

@@ -13,6 +13,7 @@ import time
 from dataclasses import asdict
 from typing import Any, Mapping
 
+from harness.engine.lifetime import record_descendants
 from harness.engine.types import EngineSettings, GenerationRequest, GenerationResult
 
 
@@ -29,6 +30,7 @@ class InProcessEngine:
         os.environ.update(settings.runtime.environment(os.environ))
         args = AsyncEngineArgs(**engine_kwargs(settings))
         self._engine = AsyncLLM.from_engine_args(args)
+        record_descendants()  # its engine core and workers: a later run reaps them if this one is killed -9
 
     async def load_adapter(self, name: str, path: str) -> float:
         """Register and load an adapter; return the cold-load seconds."""

@@ -3,16 +3,19 @@
 A server the harness starts runs in its own process group (`spawn`), is remembered here and in a
 pid file under a folder the caller names (`guard`), and is killed with its whole group on any exit
 of the harness: a normal exit, an error or Ctrl-C (KeyboardInterrupt unwinds to the CLI, whose exit
-runs the atexit hook), or SIGTERM (a handler kills, then exits with 128+15). Killing sends SIGTERM, waits a short grace, then SIGKILL (vLLM workers can ignore
-SIGTERM). Every other descendant of this process (in-process vLLM workers) is killed the same way
-at exit. After a `kill -9` of the harness nothing of this can run, so `guard` first reaps the
-groups that a dead harness recorded in pid files (checking each process's start time, so a reused
-pid is left alone). This module knows processes and signals, nothing of vLLM or tasks.
+runs the atexit hook), or SIGTERM (a handler kills, then exits with 128+15, by force if unwinding
+hangs). Killing sends SIGTERM, waits a short grace, then SIGKILL (vLLM workers can ignore SIGTERM).
+Every other descendant of this process (an in-process engine's core and workers, recorded in pid
+files once started) is killed the same way at exit. After a `kill -9` of the harness nothing of
+this can run (and an orphaned vLLM worker spins on a core), so `guard` first reaps the groups and
+processes that a dead harness recorded (checking each process's start time, so a reused pid is left
+alone). This module knows processes and signals, nothing of vLLM or tasks.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import signal
@@ -25,6 +28,7 @@ from typing import Mapping, Sequence
 import psutil
 
 GRACE_S = 3.0
+UNWIND_S = 15.0
 _children: dict[int, Path | None] = {}  # process group id -> its pid file (None when not recorded)
 _state: dict[str, Path | None] = {"pid_dir": None}
 _installed: list[bool] = []
@@ -49,9 +53,17 @@ def install() -> None:
 
 
 def _on_sigterm(number: int, frame: object) -> None:
-    """Kill the children, then exit through the normal unwinding (finally blocks mark the run failed)."""
+    """Kill the children, then exit through the normal unwinding (finally blocks mark the run failed);
+    a watchdog ends the process after `UNWIND_S` if the unwinding hangs (an async engine client
+    waiting on its killed engine core)."""
     reap()
+    threading.Thread(target=_exit_after, args=(UNWIND_S, 128 + number), daemon=True).start()
     raise SystemExit(128 + number)
+
+
+def _exit_after(seconds: float, code: int) -> None:
+    time.sleep(seconds)
+    os._exit(code)
 
 
 def spawn(command: Sequence[str], env: Mapping[str, str] | None = None) -> subprocess.Popen:
@@ -66,6 +78,22 @@ def spawn(command: Sequence[str], env: Mapping[str, str] | None = None) -> subpr
     _children[process.pid] = pid_file
     install()
     return process
+
+
+def record_descendants() -> None:
+    """Record this process's descendants that no pid file names yet (an in-process engine's core and
+    workers, which share this process's group) so that a run after a `kill -9` of this one kills them."""
+    if _state["pid_dir"] is None:
+        return
+    for child in psutil.Process().children(recursive=True):
+        pid_file = _state["pid_dir"] / f"{child.pid}.json"
+        if child.pid in _children or pid_file.exists():
+            continue
+        try:
+            entry = {"pid": child.pid, "owner_pid": os.getpid(), "started": child.create_time(), "command": child.cmdline(), "group": False}
+        except psutil.Error:
+            continue
+        pid_file.write_text(json.dumps(entry))
 
 
 def reap(grace_s: float = GRACE_S) -> None:
@@ -85,6 +113,20 @@ def reap(grace_s: float = GRACE_S) -> None:
     for child in alive:
         _signal(child, signal.SIGKILL)
     psutil.wait_procs(alive, timeout=grace_s)
+    forget_descendants()
+
+
+def forget_descendants() -> None:
+    """Remove the pid files this process recorded for descendants that are gone."""
+    if _state["pid_dir"] is None:
+        return
+    for pid_file in _state["pid_dir"].glob("*.json"):
+        try:
+            entry = json.loads(pid_file.read_text())
+        except (OSError, ValueError):
+            continue
+        if entry.get("group", True) is False and entry["owner_pid"] == os.getpid() and not _same_process(entry["pid"], entry["started"]):
+            pid_file.unlink(missing_ok=True)
 
 
 def kill_group(group: int, grace_s: float = GRACE_S) -> None:
@@ -99,6 +141,14 @@ def kill_group(group: int, grace_s: float = GRACE_S) -> None:
             time.sleep(0.05)
         if not group_alive(group):
             return
+
+
+def kill_process(process: psutil.Process, grace_s: float = GRACE_S) -> None:
+    """SIGTERM one process, then SIGKILL it if it is still there after `grace_s`."""
+    _signal(process, signal.SIGTERM)
+    _, alive = psutil.wait_procs([process], timeout=grace_s)
+    for left in alive:
+        _signal(left, signal.SIGKILL)
 
 
 def group_alive(group: int) -> bool:
@@ -124,7 +174,11 @@ def reap_orphans(pid_dir: Path) -> list[int]:
             continue  # its harness still runs; that run owns it
         if _same_process(int(entry["pid"]), float(entry["started"])):
             print(f"[engine] killing an engine left running by an earlier harness run (pid {entry['pid']})", flush=True)
-            kill_group(int(entry["pid"]))
+            if entry.get("group", True):
+                kill_group(int(entry["pid"]))
+            else:
+                with contextlib.suppress(psutil.Error):
+                    kill_process(psutil.Process(int(entry["pid"])))
             reaped.append(int(entry["pid"]))
         pid_file.unlink(missing_ok=True)
     return reaped
