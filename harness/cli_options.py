@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import typing
 from pathlib import Path
 
 from harness.cost import DEFAULT_PRICE_USD_PER_HOUR, TokenPrice
@@ -21,11 +22,11 @@ from harness.precision import PrecisionDecision, decide_precision
 from harness.predict import LoadProfile
 from harness.run_config import DEFAULT_CANDIDATES, AdapterOptions, DataOptions, Paths, RunConfig
 from harness.run_record import RESUME_UNFINISHED
-from harness.specs import MIN_EXCERPT_TOKENS, TaskSpec, load_candidate, load_task
+from harness.specs import MIN_EXCERPT_TOKENS, EffectBasis, PrimaryMetric, TaskSpec, load_candidate, load_task
 
 def effect_basis(text: str) -> str:
-    """--min-effect-on: `point` or `ci_low` (argparse names the flag when this raises)."""
-    if text not in ("point", "ci_low"):
+    """--min-effect-on: one of GateSpec's effect bases (argparse names the flag when this raises)."""
+    if text not in typing.get_args(EffectBasis):
         raise ValueError(text)
     return text
 
@@ -107,7 +108,7 @@ def add_adapter(parser: argparse.ArgumentParser, required: bool = False) -> None
 
 def add_gate(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("gate thresholds (default: the task's gate section)")
-    group.add_argument("--primary-metric")
+    group.add_argument("--primary-metric", choices=typing.get_args(PrimaryMetric), help="the metric the verdict judges")
     for name, kind in GATE_FLAGS.items():
         group.add_argument(f"--{name.replace('_', '-')}", type=kind)
     group.add_argument("--price-per-hour", type=float, default=DEFAULT_PRICE_USD_PER_HOUR,
@@ -149,7 +150,7 @@ def resolve_task(args: argparse.Namespace) -> TaskSpec:
         data_changes["excerpt_tokens"] = args.excerpt_tokens
     if getattr(args, "seed", None) is not None:
         data_changes["seed"] = args.seed
-    gate = dataclasses.replace(task.gate, **overrides(args, GATE_FLAGS), **({"primary_metric": args.primary_metric} if getattr(args, "primary_metric", None) else {}))
+    gate = dataclasses.replace(task.gate, **overrides(args, GATE_FLAGS | {"primary_metric": str}))
     train_changes = overrides(args, TRAIN_FLAGS, "train_") | ({"seed": args.train_seed} if getattr(args, "train_seed", None) is not None else {})
     return dataclasses.replace(task, data=dataclasses.replace(task.data, **data_changes), gate=gate,
                                train=dataclasses.replace(task.train, **train_changes))
