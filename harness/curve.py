@@ -10,7 +10,6 @@ the adapter beats few-shot, if any. This module composes comparisons; it serves 
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 from datetime import datetime, timezone
@@ -19,24 +18,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from harness.cli_options import resolve_run_config
 from harness.compare import run_comparison
 from harness.errors import HarnessError
+from harness.run_config import CurveConfig
 from harness.run_record import write_json
 from harness.permutation import permutation_micro_f1
 from harness.stats import bootstrap_distribution, holm, paired_bootstrap_micro_f1, percentile_interval
 
 BASELINES = ("few_shot", "best_prompt")
-
-
-def parse_sizes(text: str) -> list[int]:
-    try:
-        sizes = sorted({int(part) for part in text.split(",") if part.strip()})
-    except ValueError:
-        raise HarnessError(f"not a list of integers: {text!r}", "--sizes", "e.g. --sizes 25,50,100,200") from None
-    if not sizes or sizes[0] < 1:
-        raise HarnessError("sizes must be positive integers", "--sizes")
-    return sizes
 
 
 def record_counts(run_dir: Path, label: str) -> tuple[list[str], list[tuple[int, int, int]]]:
@@ -81,16 +70,16 @@ def smallest_winning_size(points: list[dict[str, Any]], min_effect: float, alpha
     return min(wins) if wins else None
 
 
-def run_curve(args: argparse.Namespace) -> dict[str, Any]:
-    base = resolve_run_config(args)
+def run_curve(curve: CurveConfig) -> dict[str, Any]:
+    base = curve.run
     missing = [c for c in BASELINES if c not in {x.id for x in base.candidates}]
     if missing or not any(c.adapter for c in base.candidates):
         raise HarnessError(f"the curve needs the candidates {list(BASELINES)} and an adapter candidate", "--candidates")
     points = []
-    for size in parse_sizes(args.sizes):
+    for size in curve.sizes:
         task = dataclasses.replace(base.task, train=dataclasses.replace(base.task.train, train_limit=size))
         config = dataclasses.replace(base, task=task, reuse_baseline=True,
-                                     adapter=dataclasses.replace(base.adapter, serving=("merged",), verdict_serving="merged", retrain=args.retrain))
+                                     adapter=dataclasses.replace(base.adapter, serving=("merged",), verdict_serving="merged"))
         print(f"[curve] training size {size}", flush=True)
         outcome = run_comparison(config)
         points.append(curve_point(outcome.run_dir, size, outcome.summary["verdict"]["adapter_candidate"], base.seed))

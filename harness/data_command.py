@@ -1,29 +1,25 @@
-"""`harness data card <task>` (and the data half of `harness validate`): build the task's data and show its card.
+"""`harness data card|build <task>` (and the data half of `harness validate`): build the task's data and show it.
 
-It resolves the same data options as a comparison, so the card printed is the card a comparison
-with those options records. This module knows the command, not how data is built.
+It builds with the same data options and base model tokenizer as a comparison (the embedded model
+unless --model), so the card printed is the card a comparison with those options records. This
+module knows the command, not how data is built.
 """
 
 from __future__ import annotations
 
-import argparse
-
-from harness.cli_options import project_paths, resolve_task
 from harness.data_stage import TaskData, provide_data
-from harness.model_prep import prepare_default_model
-from harness.run_config import DataOptions
+from harness.model_prep import base_model_dir
+from harness.run_config import DataConfig
 
 
-def build_data(args: argparse.Namespace) -> TaskData:
-    """Build (or reuse) the task's data for these options, counting tokens with the default model's tokenizer."""
+def build_data(config: DataConfig) -> TaskData:
+    """Build (or reuse) the task's data for these options, counting tokens with the base model's tokenizer."""
     from transformers import AutoTokenizer
 
-    paths = project_paths(args)
-    task = resolve_task(args)
-    tokenizer = AutoTokenizer.from_pretrained(str(prepare_default_model(paths.cache)))
-    return provide_data(task, paths.cache, DataOptions(args.data, args.test_from, args.synthetic), tokenizer)
+    tokenizer = AutoTokenizer.from_pretrained(str(base_model_dir(config.model_dir, config.paths.cache)))
+    return provide_data(config.task, config.paths.cache, config.data, tokenizer)
 
 
-def build_and_describe(args: argparse.Namespace) -> str:
-    """Build (or reuse) the data and return the data card as Markdown."""
-    return (build_data(args).folder / "data_card.md").read_text()
+def data_card(data: TaskData) -> str:
+    """The data card of built data, as Markdown."""
+    return (data.folder / "data_card.md").read_text()

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.curve import parse_sizes, smallest_winning_size
+from harness.cli_config import parse_sizes
+from harness.curve import smallest_winning_size
 from harness.errors import HarnessError
 
 
