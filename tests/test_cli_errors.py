@@ -11,7 +11,7 @@ import pytest
 
 import harness.compare
 from harness.cli import build_parser, main
-from harness.cli_config import resolve_gate_config, resolve_run_config
+from harness.cli.config import resolve_gate_config, resolve_run_config
 from harness.errors import HarnessError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,7 +115,7 @@ def test_installed_command_exits_2_without_traceback(tmp_path: Path) -> None:
 @pytest.mark.parametrize("command", [["compare"], ["gate", "--adapter", "/tmp"], ["tune-prompt"], ["curve", "--sizes", "4,8"]])
 def test_every_engine_command_resolves_its_configuration(command: list[str]) -> None:
     from harness.cli import build_parser
-    from harness.cli_config import resolve_curve_config, resolve_tuning_config
+    from harness.cli.config import resolve_curve_config, resolve_tuning_config
 
     resolvers = {"compare": resolve_run_config, "gate": resolve_gate_config, "tune-prompt": resolve_tuning_config,
                  "curve": lambda args: resolve_curve_config(args).run}

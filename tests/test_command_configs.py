@@ -16,7 +16,7 @@ import pytest
 from tiny_model import write_tiny_model
 
 from harness.cli import build_parser, main
-from harness.cli_config import (resolve_curve_config, resolve_data_config, resolve_gate_config, resolve_run_config, resolve_training_config,
+from harness.cli.config import (resolve_curve_config, resolve_data_config, resolve_gate_config, resolve_run_config, resolve_training_config,
                                  resolve_tuning_config)
 from harness.data_stage import data_key
 from harness.errors import HarnessError

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.cli_config import parse_sizes
+from harness.cli.config import parse_sizes
 from harness.curve import curve_point, smallest_winning_size, write_curve
 from harness.errors import HarnessError
 from harness.specs import GateSpec

@@ -27,7 +27,7 @@ def add_gate_outputs(parser: argparse.ArgumentParser) -> None:
 
 
 def add_train_only(parser: argparse.ArgumentParser) -> None:
-    from harness.cli_options import add_model, add_precision
+    from harness.cli.options import add_model, add_precision
 
     parser.add_argument("--retrain", action="store_true", help="train even if an adapter is cached for these inputs")
     add_model(parser)
@@ -99,7 +99,7 @@ def print_results(summary: Mapping[str, Any], run_dir: Path) -> None:
 
 
 def compare(args: argparse.Namespace) -> int:
-    from harness.cli_config import resolve_run_config
+    from harness.cli.config import resolve_run_config
     from harness.compare import run_comparison
 
     config = resolve_run_config(args)
@@ -111,7 +111,7 @@ def compare(args: argparse.Namespace) -> int:
 
 
 def gate(args: argparse.Namespace) -> int:
-    from harness.cli_config import resolve_gate_config
+    from harness.cli.config import resolve_gate_config
     from harness.compare import run_comparison
     from harness.gate_outputs import PASSING_DECISION, junit_xml, pr_comment_markdown
 
@@ -144,7 +144,7 @@ def add_log_target(parser: argparse.ArgumentParser) -> None:
 
 
 def log(args: argparse.Namespace) -> int:
-    from harness.cli_config import tracking_uri
+    from harness.cli.config import tracking_uri
     from harness.run_config import Paths
 
     run_dir = args.run_dir.resolve()
@@ -168,24 +168,24 @@ def prepare_output_folders(*outputs: tuple[str, Path | None]) -> None:
 
 
 def train(args: argparse.Namespace) -> int:
-    from harness.cli_config import resolve_training_config
-    from harness.training_command import run_training
+    from harness.cli.config import resolve_training_config
+    from harness.cli.training_command import run_training
 
     run_training(resolve_training_config(args))
     return 0
 
 
 def tune_prompt(args: argparse.Namespace) -> int:
-    from harness.cli_config import resolve_tuning_config
-    from harness.tuning_command import run_prompt_search
+    from harness.cli.config import resolve_tuning_config
+    from harness.cli.tuning_command import run_prompt_search
 
     run_prompt_search(resolve_tuning_config(args))
     return 0
 
 
 def validate(args: argparse.Namespace) -> int:
-    from harness.cli_config import project_paths, resolve_data_config
-    from harness.data_command import build_data
+    from harness.cli.config import project_paths, resolve_data_config
+    from harness.cli.data_command import build_data
     from harness.validate import validate_task
 
     task_dir = project_paths(args).tasks / args.task
@@ -206,8 +206,8 @@ def add_data_action(parser: argparse.ArgumentParser) -> None:
 
 
 def data(args: argparse.Namespace) -> int:
-    from harness.cli_config import resolve_data_config
-    from harness.data_command import build_data, data_card
+    from harness.cli.config import resolve_data_config
+    from harness.cli.data_command import build_data, data_card
 
     built = build_data(resolve_data_config(args))
     print(data_card(built) if args.action == "card" else built.folder)
@@ -215,7 +215,7 @@ def data(args: argparse.Namespace) -> int:
 
 
 def curve(args: argparse.Namespace) -> int:
-    from harness.cli_config import resolve_curve_config
+    from harness.cli.config import resolve_curve_config
     from harness.curve import run_curve
 
     run_curve(resolve_curve_config(args))

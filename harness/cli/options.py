@@ -1,6 +1,6 @@
 """Command-line options, grouped by what they configure (data, engine, adapter, gate, training, run).
 
-Each group is declared once and added to the commands that need it (harness.cli); harness.cli_config
+Each group is declared once and added to the commands that need it (harness.cli.entry); harness.cli.config
 turns a command's groups into its frozen config. This module declares flags and their defaults; it
 reads no value and runs nothing.
 """

@@ -1,6 +1,6 @@
 """The `harness` command: compare, gate, train, tune-prompt, validate, data, curve, log.
 
-Each subcommand resolves its configuration once (harness.cli_config), calls the stage modules,
+Each subcommand resolves its configuration once (harness.cli.config), calls the stage modules,
 and maps outcomes to exit codes: 0 success (for `gate`: the adapter wins), 1 the gate's verdict
 is not a win, 2 a usage or harness error. A `HarnessError` prints as one line without a traceback
 (secret environment values and URI credentials masked); an unexpected exception is a bug and prints
@@ -33,8 +33,8 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from harness import commands
-    from harness.cli_options import add_adapter, add_common, add_data, add_engine, add_gate, add_model, add_run, add_train
+    from harness.cli import commands
+    from harness.cli.options import add_adapter, add_common, add_data, add_engine, add_gate, add_model, add_run, add_train
 
     parser = OneLineParser(prog="harness", description="Does a LoRA adapter beat prompting for this task?")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -79,7 +79,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception:  # a bug: show it, and tell CI the harness broke (exit 2), never a verdict
         traceback.print_exc()
         return EXIT_ERROR
-
-
-if __name__ == "__main__":
-    sys.exit(main())

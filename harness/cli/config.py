@@ -1,7 +1,7 @@
 """Each command's flags resolved once into its frozen config (the only place flag values are read).
 
 One `resolve_*` function per command turns exactly the option groups that command's parser has
-(harness.cli_options) into its config: `RunConfig` (compare, gate, tune-prompt), `CurveConfig`,
+(harness.cli.options) into its config: `RunConfig` (compare, gate, tune-prompt), `CurveConfig`,
 `TrainingConfig` or `DataConfig`, applying the precedence built-in defaults < task/candidate YAML <
 flags once, with every numeric flag checked against its bounds first. The environment is read for
 the MLflow URI only here. No argparse namespace goes further; this module runs nothing.
@@ -13,7 +13,7 @@ import argparse
 import dataclasses
 import os
 
-from harness.cli_options import GATE_FLAGS, SPLIT_NAMES, TRAIN_FLAGS
+from harness.cli.options import GATE_FLAGS, SPLIT_NAMES, TRAIN_FLAGS
 from harness.cost import TokenPrice
 from harness.engine.runtime import engine_runtime
 from harness.engine.types import EngineSettings
