@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from harness.report.formatting import (MISSING, decision_words, direction_arrow, format_interval,
@@ -22,7 +21,6 @@ from harness.report.run_folder import required
 
 PASSING_DECISION = "adapter_wins"
 PR_METRICS = ("schema_valid_rate", "latency_p95_s", "cost_usd_per_1k_requests")
-JUNIT_FILE, MARKDOWN_FILE = "gate-junit.xml", "gate-comment.md"
 
 
 def status_word(summary: Mapping[str, Any]) -> str:
@@ -111,11 +109,3 @@ def pr_comment_markdown(summary: Mapping[str, Any]) -> str:
         f"Run {summary['run_id']} on the {summary['split']} split; the full report is "
         f"reports/{summary['task']}/{summary['run_id']}/report.html in the job's artifacts.", ""])
 
-
-def write_gate_outputs(summary: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
-    """Writes gate-junit.xml and gate-comment.md into `out_dir`; returns {"junit", "markdown"}."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"junit": out_dir / JUNIT_FILE, "markdown": out_dir / MARKDOWN_FILE}
-    paths["junit"].write_text(junit_xml(summary), encoding="utf-8")
-    paths["markdown"].write_text(pr_comment_markdown(summary), encoding="utf-8")
-    return paths

@@ -31,6 +31,14 @@ def default_model_dir(cache_dir: Path) -> Path:
     return cache_dir / "models" / DEFAULT_MODEL_NAME
 
 
+def base_model_dir(model_dir: Path | None, cache_dir: Path) -> Path:
+    """The base model folder every stage loads: the given one, else the embedded default (prepared
+    once); either way checked to be a causal LM with a tokenizer."""
+    folder = model_dir.resolve() if model_dir is not None else prepare_default_model(cache_dir)
+    check_causal_lm(folder)
+    return folder
+
+
 def prepare_default_model(cache_dir: Path) -> Path:
     """Convert the packaged GGUF to a safetensors folder once; return the folder."""
     target = default_model_dir(cache_dir)

@@ -3,10 +3,10 @@
 The same `LoadProfile` (concurrency, warm-up requests, timeout, attempts) applies to every
 candidate, so latencies compare like with like. Warm-up requests are sent first and not recorded.
 Each finished request is appended to the candidate's prediction log at once; requests already in
-the log are skipped (resume). A request that errors or times out is retried up to the profile's
-attempts and then recorded as a failure with its reason; a timed-out one keeps the time it took
-as its latency. This module knows nothing of prompts,
-tasks or scoring, and never imports vLLM.
+the log are skipped (resume). A request the engine fails (`RequestFailed`) or that times out is
+retried up to the profile's attempts and then recorded as a failure with its reason; a timed-out
+one keeps the time it took as its latency. Any other exception is a harness bug and propagates.
+This module knows nothing of prompts, tasks or scoring, and never imports vLLM.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 
 from tqdm import tqdm
 
-from harness.engine.types import Engine, GenerationRequest, GenerationResult
+from harness.engine.types import Engine, GenerationRequest, GenerationResult, RequestFailed
 from harness.errors import HarnessError
 from harness.prediction_log import Prediction, append_prediction, read_predictions
 
@@ -86,12 +86,16 @@ async def send_pending(engine: Engine, batch: Batch, profile: LoadProfile, pendi
 
 async def warm_up(engine: Engine, requests: Sequence[GenerationRequest], timeout_s: float) -> None:
     """Send warm-up copies of the first requests; their results are discarded. A failed warm-up is
-    printed, not raised: the real requests that follow are retried and recorded with their errors."""
+    printed, not raised: the real requests that follow are retried and recorded with their errors.
+    Only a failed request or a time-out counts as a failed warm-up; anything else is a bug and raises."""
     copies = [dataclasses.replace(r, request_id=f"warmup:{r.request_id}") for r in requests]
     outcomes = await asyncio.gather(*(asyncio.wait_for(engine.generate(r), timeout_s) for r in copies), return_exceptions=True)
     for outcome in outcomes:
-        if isinstance(outcome, BaseException):
-            print(f"[engine] warm-up request failed: {type(outcome).__name__}: {outcome}", flush=True)
+        if isinstance(outcome, (asyncio.TimeoutError, RequestFailed)):
+            reason = str(outcome) if isinstance(outcome, RequestFailed) else f"{type(outcome).__name__}: {outcome}"
+            print(f"[engine] warm-up request failed: {reason}", flush=True)
+        elif isinstance(outcome, BaseException):
+            raise outcome
 
 
 async def attempt(engine: Engine, batch: Batch, record_id: str, profile: LoadProfile) -> Prediction:
@@ -103,14 +107,16 @@ async def attempt(engine: Engine, batch: Batch, record_id: str, profile: LoadPro
     request, error, timed_out = batch.requests[record_id], "not attempted", False
     started = time.perf_counter()
     for number in range(1, profile.max_attempts + 1):
+        tagged = dataclasses.replace(request, request_id=f"{request.request_id}:try{number}")
         try:
-            tagged = dataclasses.replace(request, request_id=f"{request.request_id}:try{number}")
             result = await asyncio.wait_for(engine.generate(tagged), timeout=profile.timeout_s)
-            return to_prediction(batch, record_id, result, number)
         except asyncio.TimeoutError:
             error, timed_out = f"timed out after {profile.timeout_s:g} s", True
-        except Exception as exc:  # an engine error is data about this request, recorded below
-            error, timed_out = f"{type(exc).__name__}: {exc}"[:500], False
+            continue
+        except RequestFailed as exc:  # data about this request, recorded below; any other exception is a bug and propagates
+            error, timed_out = str(exc)[:500], False
+            continue
+        return to_prediction(batch, record_id, result, number)
     waited = max(time.perf_counter() - started, profile.timeout_s) if timed_out else None
     return Prediction(record_id, batch.candidate, batch.split, "", 0, 0, None, waited, None, profile.max_attempts, error)
 

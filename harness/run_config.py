@@ -1,7 +1,8 @@
 """The frozen configuration of one run, resolved once at the entry point and recorded whole.
 
 Precedence: built-in defaults < task and candidate YAML < command-line flags. The CLI builds a
-`RunConfig`; nothing downstream reads the environment or re-reads YAML. This module knows the
+`RunConfig` (compare, gate, tune-prompt), a `CurveConfig`, a `TrainingConfig` or a `DataConfig`;
+nothing downstream reads the environment, re-reads YAML or sees a command-line flag. This module knows the
 shape of a run's settings, not how any stage uses them.
 """
 
@@ -81,3 +82,34 @@ class RunConfig:
     reuse_baseline: bool = False
     seed: int = 13
     precision: PrecisionDecision | None = None  # the run's device/dtype decision (EngineSettings carries the dtype)
+
+
+@dataclass(frozen=True)
+class CurveConfig:
+    """`harness curve`: the comparison run at each training-set size (nested subsets), smallest first."""
+
+    run: RunConfig
+    sizes: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """`harness data` and the data half of `harness validate`: the task's data, counted in this base model's tokens."""
+
+    task: TaskSpec
+    paths: Paths
+    data: DataOptions
+    model_dir: Path | None = None  # None: the embedded default
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """`harness train`: the adapter a comparison with the same data and settings would train."""
+
+    task: TaskSpec
+    paths: Paths
+    data: DataOptions
+    precision: PrecisionDecision
+    model_dir: Path | None = None  # None: the embedded default
+    retrain: bool = False
+    tracking_uri: str | None = None  # None: do not log the training run

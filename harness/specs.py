@@ -24,6 +24,8 @@ from harness.errors import HarnessError
 
 FIELD_KINDS = ("party_set", "date", "duration_days", "duration_text", "jurisdiction", "text", "enum")
 PROMPT_ROLES = ("best", "adapter")
+PrimaryMetric = Literal["field_f1", "record_exact_rate", "schema_valid_rate", "json_parse_rate"]  # the metrics with a paired test
+EffectBasis = Literal["point", "ci_low"]
 MIN_EXCERPT_TOKENS = 64  # the smallest excerpt that still holds a typical clause with its context
 
 
@@ -55,9 +57,9 @@ class GateSpec:
     shorter prompt, so it should not be slower by more than a small factor).
     """
 
-    primary_metric: str = "field_f1"
+    primary_metric: PrimaryMetric = "field_f1"
     min_effect: float = 0.05
-    min_effect_on: Literal["point", "ci_low"] = "ci_low"
+    min_effect_on: EffectBasis = "ci_low"
     alpha: float = 0.05
     min_records: int = 20
     schema_valid_margin: float = 0.02

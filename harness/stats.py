@@ -163,6 +163,16 @@ def _micro_f1(matrix: np.ndarray, indices: np.ndarray) -> np.ndarray:
     return np.where(denominator == 0, 1.0, 2 * tp / np.maximum(denominator, 1))
 
 
+def micro_f1_bootstrap(counts: Sequence[tuple[int, int, int]], *, n_resamples: int = 10_000, seed: int = 0,
+                       confidence: float = 0.95) -> tuple[float, Interval]:
+    """Micro F1 of per-record (tp, fp, fn) counts and its percentile bootstrap interval over records
+    (the same draws and the same 0-denominator rule as `paired_bootstrap_micro_f1`)."""
+    matrix = _count_matrix(counts, "counts")
+    records = np.arange(len(matrix))
+    distribution = bootstrap_distribution(records, lambda indices: _micro_f1(matrix, indices.astype(np.intp)), n_resamples, seed)
+    return float(_micro_f1(matrix, records[np.newaxis, :])[0]), percentile_interval(distribution, confidence)
+
+
 def paired_bootstrap_micro_f1(a_counts: Sequence[tuple[int, int, int]],
                               b_counts: Sequence[tuple[int, int, int]], *,
                               ids: tuple[Sequence[str], Sequence[str]] | None = None,

@@ -33,7 +33,7 @@ from harness.metrics import MetricSet, metric_def
 from harness.permutation import PermutationTest
 from harness.power import Power, PowerQuestion, paired_power, power_sentence
 from harness.specs import GateSpec
-from harness.stats import PairedComparison
+from harness.stats import Interval, PairedComparison
 
 Decision = Literal["adapter_wins", "not_proven", "adapter_loses"]
 _FLOAT_NOISE = 1e-9
@@ -84,11 +84,21 @@ def _sign(gate: GateSpec) -> int:
     return 1 if direction == "higher_is_better" else -1
 
 
+def judged_effect(gate: GateSpec, sign: int, diff: float, ci: Interval) -> float:
+    """The effect min_effect is held against, signed so that better is positive: the point
+    difference, or the worse end of its CI (`gate.min_effect_on`)."""
+    return sign * diff if gate.min_effect_on == "point" else min(sign * ci.low, sign * ci.high)
+
+
+def meets_min_effect(gate: GateSpec, judged: float) -> bool:
+    return judged >= gate.min_effect - _FLOAT_NOISE
+
+
 def _effect_check(gate: GateSpec, evidence: Evidence) -> Check:
     primary, sign = evidence.primary, _sign(gate)
     ci = primary.ci
-    judged = sign * primary.mean_diff if gate.min_effect_on == "point" else min(sign * ci.low, sign * ci.high)
-    passed = judged >= gate.min_effect - _FLOAT_NOISE
+    judged = judged_effect(gate, sign, primary.mean_diff, ci)
+    passed = meets_min_effect(gate, judged)
     basis = "" if gate.min_effect_on == "point" else f"; its CI's worse end {judged:+.3f}"
     lower_note = "" if sign == 1 else " (lower is better)"
     return Check(passed, judged, gate.min_effect, (

@@ -150,6 +150,12 @@ def reports_task_folder_is_a_symlink_out(p: Project) -> list[str]:
     return ["--synthetic", "--model", str(p.model)]
 
 
+def primary_metric_without_a_paired_test(p: Project) -> list[str]:
+    path = p.root / "tasks" / TASK / "task.yaml"
+    path.write_text(path.read_text().replace("primary_metric: field_f1", "primary_metric: latency_p95_s", 1))
+    return ["--synthetic", "--model", str(p.model)]
+
+
 def misbehaving_server(kind: str) -> Callable[[Project], list[str]]:
     def setup(p: Project) -> list[str]:
         return ["--synthetic", *SMALL, "--model", str(p.model), "--mode", "server", "--server-url", p.server_url,
@@ -172,6 +178,9 @@ ROWS: dict[str, tuple[Callable[[Project], list[str]], tuple[str, ...]]] = {
     "model folder without tokenizer": (model_without_tokenizer, ("no tokenizer files", "save the tokenizer")),
     "--train-size larger than the data": (more_training_records_than_data, ("--train-size", "too few usable records", "ask for fewer")),
     "reports/<task> a symlink out": (reports_task_folder_is_a_symlink_out, ("leads outside the reports folder", "remove the link")),
+    "task.yaml primary metric without a paired test": (primary_metric_without_a_paired_test,
+                                                       ("task.yaml: gate.primary_metric", "expected one of", "latency_p95_s")),
+    "--primary-metric unknown": (flags("--primary-metric", "f1"), ("--primary-metric", "invalid choice: 'f1'", "--help")),
     "--concurrency -1": (flags("--concurrency", "-1"), ("--concurrency", "at least 1")),
     "--concurrency 0": (flags("--concurrency", "0"), ("--concurrency", "at least 1")),
     "--test-size 0": (flags("--test-size", "0"), ("--test-size", "at least 1")),

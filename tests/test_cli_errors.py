@@ -11,7 +11,7 @@ import pytest
 
 import harness.compare
 from harness.cli import build_parser, main
-from harness.cli_options import resolve_run_config
+from harness.cli.config import resolve_gate_config, resolve_run_config
 from harness.errors import HarnessError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,10 +115,12 @@ def test_installed_command_exits_2_without_traceback(tmp_path: Path) -> None:
 @pytest.mark.parametrize("command", [["compare"], ["gate", "--adapter", "/tmp"], ["tune-prompt"], ["curve", "--sizes", "4,8"]])
 def test_every_engine_command_resolves_its_configuration(command: list[str]) -> None:
     from harness.cli import build_parser
-    from harness.cli_options import resolve_run_config
+    from harness.cli.config import resolve_curve_config, resolve_tuning_config
 
+    resolvers = {"compare": resolve_run_config, "gate": resolve_gate_config, "tune-prompt": resolve_tuning_config,
+                 "curve": lambda args: resolve_curve_config(args).run}
     args = build_parser().parse_args([command[0], "contract_extraction", *command[1:]])
-    config = resolve_run_config(args)
+    config = resolvers[command[0]](args)
     assert config.task.id == "contract_extraction" and config.adapter.verdict_serving in config.adapter.serving
 
 
@@ -127,7 +129,7 @@ def test_gate_flags_override_the_task_gate() -> None:
 
     args = build_parser().parse_args(["gate", "contract_extraction", "--adapter", "/tmp", "--min-records", "16",
                                       "--min-effect-on", "point", "--failure-rate-margin", "0.1"])
-    gate = resolve_run_config(args).task.gate
+    gate = resolve_gate_config(args).task.gate
     assert (gate.min_records, gate.min_effect_on, gate.failure_rate_margin) == (16, "point", 0.1)
 
 

@@ -21,7 +21,7 @@ from mlflow import MlflowClient
 from test_report_run_folder import FIELDS, write_run_folder
 
 from harness.cli import main
-from harness.commands import log_to_mlflow
+from harness.cli.commands import log_to_mlflow
 from harness.errors import HarnessError
 from harness.mlflow_store import store_errors
 from harness.report import write_report

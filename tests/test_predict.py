@@ -10,7 +10,7 @@ from typing import Any, Callable, Mapping
 
 import pytest
 
-from harness.engine.types import GenerationRequest, GenerationResult
+from harness.engine.types import GenerationRequest, GenerationResult, RequestFailed
 from harness.errors import HarnessError
 from harness.prediction_log import Prediction, append_prediction, read_predictions
 from harness.predict import Batch, LoadProfile, run_batch
@@ -147,7 +147,7 @@ def test_nothing_pending_sends_nothing_and_reports_zero_wall(tmp_path: Path) -> 
 def test_failure_then_success_is_retried(tmp_path: Path) -> None:
     async def flaky(record_id: str, call: int) -> str:
         if call == 1:
-            raise RuntimeError("engine hiccup")
+            raise RequestFailed(RuntimeError("engine hiccup"))
         return "recovered"
 
     engine = FakeEngine({"r1": flaky})
@@ -159,7 +159,7 @@ def test_failure_then_success_is_retried(tmp_path: Path) -> None:
 
 def test_persistent_failure_is_recorded_after_max_attempts(tmp_path: Path) -> None:
     async def broken(record_id: str, call: int) -> str:
-        raise RuntimeError(f"bad request {call}")
+        raise RequestFailed(RuntimeError(f"bad request {call}"))
 
     engine = FakeEngine({"r1": broken})
     work = batch(tmp_path, ["r1", "r2"])
@@ -188,7 +188,7 @@ def test_timeout_is_recorded(tmp_path: Path) -> None:
 
 def test_every_request_failing_raises(tmp_path: Path) -> None:
     async def broken(record_id: str, call: int) -> str:
-        raise ConnectionError("engine is down")
+        raise RequestFailed(ConnectionError("engine is down"))
 
     engine = FakeEngine({"r1": broken, "r2": broken})
     work = batch(tmp_path, ["r1", "r2"])
@@ -203,7 +203,7 @@ def test_failing_warmup_does_not_abort_the_batch(tmp_path: Path) -> None:
     class WarmupFails(FakeEngine):
         async def generate(self, request: GenerationRequest) -> GenerationResult:
             if request.request_id == "warmup:cand:test:r1":
-                raise RuntimeError("first request after start-up failed")
+                raise RequestFailed(RuntimeError("first request after start-up failed"))
             return await super().generate(request)
 
     predictions = asyncio.run(run_batch(WarmupFails(), batch(tmp_path, ["r1", "r2"]), profile(warmup_requests=1)))
@@ -218,3 +218,36 @@ def test_resume_after_torn_line_keeps_the_log_readable(tmp_path: Path) -> None:
     predictions = asyncio.run(run_batch(FakeEngine(), work, profile(concurrency=1)))
     assert [p.text for p in predictions] == ["before crash", "answer:r2", "answer:r3"]
     assert set(read_predictions(work.log_path)) == {"r1", "r2", "r3"}
+
+
+@pytest.mark.parametrize("bug", [KeyError("adapter"), TypeError("'NoneType' object is not subscriptable"), RuntimeError("not a request failure")])
+def test_an_exception_that_is_not_a_request_failure_propagates(tmp_path: Path, bug: Exception) -> None:
+    async def buggy(record_id: str, call: int) -> str:
+        raise bug
+
+    work = batch(tmp_path, ["r1", "r2"])
+    with pytest.raises(type(bug)):
+        asyncio.run(run_batch(FakeEngine({"r1": buggy}), work, profile()))
+    assert "r1" not in read_predictions(work.log_path)  # never recorded as a failed request
+
+
+def test_a_result_the_harness_cannot_convert_propagates(tmp_path: Path) -> None:
+    class Malformed(FakeEngine):
+        async def generate(self, request: GenerationRequest) -> GenerationResult:
+            return None  # type: ignore[return-value]  # a harness bug: conversion must raise, not record a failure
+
+    work = batch(tmp_path, ["r1"])
+    with pytest.raises(AttributeError):
+        asyncio.run(run_batch(Malformed(), work, profile()))
+    assert read_predictions(work.log_path) == {}
+
+
+def test_a_warmup_bug_propagates(tmp_path: Path) -> None:
+    class WarmupBug(FakeEngine):
+        async def generate(self, request: GenerationRequest) -> GenerationResult:
+            if request.request_id.startswith("warmup:"):
+                raise KeyError("warm-up bug")
+            return await super().generate(request)
+
+    with pytest.raises(KeyError):
+        asyncio.run(run_batch(WarmupBug(), batch(tmp_path, ["r1"]), profile(warmup_requests=1)))

@@ -15,7 +15,7 @@ from test_report_run_folder import write_run_folder
 
 from harness.precision import decide_precision
 from harness.batch_store import BatchStore
-from harness.commands import prepare_output_folders
+from harness.cli.commands import prepare_output_folders
 from harness.compare import engine_identity, recorded_config
 from harness.data.build import shortfall
 from harness.data.cuad_layout import read_contracts

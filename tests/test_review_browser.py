@@ -14,7 +14,7 @@ from review_browser import (Review, check_child_run_page, check_experiment_page,
                             make_ui, review)
 from test_report_run_folder import CANDIDATES, write_run_folder
 
-from harness.commands import log_to_mlflow
+from harness.cli.commands import log_to_mlflow
 from harness.report import write_report
 from harness.report.formatting import decision_words
 

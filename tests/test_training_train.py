@@ -13,10 +13,10 @@ from safetensors.torch import load_file
 from harness.model_prep import default_model_dir
 from harness.precision import decide_precision
 from harness.specs import TrainSpec
-from harness.training.adapter_store import find_adapter, key_of, read_manifest, staging_dir
+from harness.training.adapter_store import key_of, read_manifest, staging_dir
 from harness.training.examples import TrainingExample
 from harness.training.loop import TrainingInterrupted
-from harness.training.train import TrainJob, job_key, train_adapter
+from harness.training.train import TrainJob, train_adapter
 
 MODEL_DIR = default_model_dir(Path(__file__).resolve().parents[1] / ".cache")
 PROMPT = "Extract the contract fields as JSON."
@@ -82,7 +82,18 @@ def test_a_matching_key_reuses_the_adapter_and_retrain_or_a_change_trains_anew(t
     assert train_adapter(job(store)) == trained
     monkeypatch.undo()
     changed = job(store, prompt_template="Extract the fields.")
-    assert find_adapter(store, job_key(changed)) is None and job_key(changed) != trained.name
+
+    class WouldTrain(Exception):
+        """Raised where train_adapter would train: no adapter was found under the changed job's key."""
+
+    def would_train(job: TrainJob, keyed: dict, precisions: tuple, staging: Path) -> Path:
+        raise WouldTrain(key_of(keyed))
+
+    monkeypatch.setattr("harness.training.train._train_into", would_train)
+    with pytest.raises(WouldTrain) as caught:
+        train_adapter(changed)
+    assert caught.value.args[0] != trained.name
+    monkeypatch.undo()
     retrained = train_adapter(job(store, retrain=True))
     assert retrained == trained and read_manifest(retrained)["created_at"] >= created
     assert not staging_dir(store, trained.name).exists()

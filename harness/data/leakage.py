@@ -18,8 +18,6 @@ from harness.records import Record
 
 SHINGLE_WORDS = 5
 NEAR_DUPLICATE_JACCARD = 0.8
-TRAINING_SIDE = ("train", "few_shot_pool")
-EVALUATION_SIDE = ("dev", "test")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import asdict
 from typing import Any, Mapping
 
 from harness.engine.lifetime import record_descendants
-from harness.engine.types import EngineSettings, GenerationRequest, GenerationResult
+from harness.engine.types import EngineSettings, GenerationRequest, GenerationResult, RequestFailed
 
 
 class InProcessEngine:
@@ -43,6 +43,15 @@ class InProcessEngine:
         return time.perf_counter() - started
 
     async def generate(self, request: GenerationRequest) -> GenerationResult:
+        """One request; vLLM's refusal or failure of it (a validation or engine error) is a `RequestFailed`."""
+        from vllm.exceptions import VLLMError
+
+        try:
+            return await self._generate(request)
+        except (VLLMError, ValueError) as exc:  # vLLM still rejects some requests with a bare ValueError
+            raise RequestFailed(exc) from exc
+
+    async def _generate(self, request: GenerationRequest) -> GenerationResult:
         from vllm.inputs import TokensPrompt
 
         started = time.perf_counter()

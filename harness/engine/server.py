@@ -23,7 +23,7 @@ import httpx
 
 from harness.engine.inprocess import engine_kwargs
 from harness.engine.lifetime import release, spawn
-from harness.engine.types import EngineSettings, GenerationRequest, GenerationResult
+from harness.engine.types import EngineSettings, GenerationRequest, GenerationResult, RequestFailed
 from harness.errors import HarnessError
 from harness.redaction import redact_uri
 
@@ -152,7 +152,10 @@ class ServerEngine:
             body["stop"] = list(request.stop)
         if request.json_schema is not None:
             body["structured_outputs"] = {"json": dict(request.json_schema)}
-        return await self._stream(request.request_id, body)
+        try:
+            return await self._stream(request.request_id, body)
+        except (httpx.HTTPError, RuntimeError) as exc:  # transport, or an answer that is not a completion (`_stream`)
+            raise RequestFailed(exc) from exc
 
     async def _stream(self, request_id: str, body: Mapping[str, Any]) -> GenerationResult:
         """Send one streamed completion; an answer not shaped like vLLM's raises, naming what was sent (a per-request failure)."""

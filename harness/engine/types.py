@@ -56,8 +56,19 @@ class GenerationResult:
     finish_reason: str | None
 
 
+class RequestFailed(Exception):
+    """One request failed in the engine or on its way there (transport, server answer, engine error).
+
+    It is data about that request: the caller retries and records it. Anything else an engine
+    raises is a harness bug and propagates. Its text is the cause's `Type: message`."""
+
+    def __init__(self, cause: BaseException) -> None:
+        self.cause = cause
+        super().__init__(f"{type(cause).__name__}: {cause}")
+
+
 class Engine(Protocol):
-    """An async engine: both serving modes implement this."""
+    """An async engine: both serving modes implement this; `generate` raises `RequestFailed` for a failed request."""
 
     async def generate(self, request: GenerationRequest) -> GenerationResult: ...
 

@@ -1,4 +1,4 @@
-"""The report's four figures, drawn with matplotlib's Agg canvas and saved as PNG files.
+"""The report's four figures, and the learning curve's, drawn with matplotlib's Agg canvas and saved as PNG files.
 
 (a) the primary metric per candidate with its recorded 95% CI, (b) per-field F1 as a heatmap,
 (c) each candidate's request latencies (box plus points, read from the prediction files) and
@@ -10,7 +10,7 @@ state). This module knows nothing about the report's layout or output formats.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +143,17 @@ def write_plots(record: RunFolder, plots_dir: Path) -> dict[str, Path]:
         "latency": plot_latency(record, plots_dir / "latency.png"),
         "failures": plot_failures(summary, plots_dir / "failures.png"),
     }
+
+
+def plot_learning_curve(points: Sequence[Mapping[str, Any]], path: Path) -> Path:
+    """`harness curve`: the adapter's field F1 on test against training records (log scale), with 95% CI error bars."""
+    figure = Figure(layout="constrained", figsize=(6.0, 4.0))
+    axes = figure.add_subplot()
+    values = [p["field_f1"] for p in points]
+    errors = [[p["field_f1"] - p["ci_low"] for p in points], [p["ci_high"] - p["field_f1"] for p in points]]
+    axes.errorbar([p["size"] for p in points], values, yerr=errors, marker="o", capsize=4, color=_ADAPTER, label="adapter")
+    axes.set_xscale("log")
+    axes.set_xlabel("training records")
+    axes.set_ylabel("field F1 (test)")
+    axes.legend()
+    return _save(figure, path)

@@ -65,11 +65,6 @@ def job_key_parts(job: TrainJob, precision: TrainPrecision) -> dict[str, Any]:
     return key_parts(base_hash, dataset_hash(_limited(job), job.dev), job.prompt_template, job.settings, precision.dtype)
 
 
-def job_key(job: TrainJob) -> str:
-    """The job's adapter key: what `find_adapter(job.store_dir, key)` looks up."""
-    return key_of(job_key_parts(job, choose_precision(job.settings, job_decision(job))))
-
-
 def job_decision(job: TrainJob) -> PrecisionDecision:
     """The run's precision decision, or one made now from `job.device` (library callers)."""
     return job.precision or decide_precision(job.device or "auto")

@@ -27,10 +27,10 @@ def add_gate_outputs(parser: argparse.ArgumentParser) -> None:
 
 
 def add_train_only(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--retrain", action="store_true", help="train even if an adapter is cached for these inputs")
-    parser.add_argument("--model", type=Path, help="base model folder (default: the embedded SmolLM2-135M-Instruct)")
-    from harness.cli_options import add_precision
+    from harness.cli.options import add_model, add_precision
 
+    parser.add_argument("--retrain", action="store_true", help="train even if an adapter is cached for these inputs")
+    add_model(parser)
     add_precision(parser)
     parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///<root>/mlruns.db)")
     parser.add_argument("--no-mlflow", action="store_true", help="do not log the training run to MLflow")
@@ -99,7 +99,7 @@ def print_results(summary: Mapping[str, Any], run_dir: Path) -> None:
 
 
 def compare(args: argparse.Namespace) -> int:
-    from harness.cli_options import resolve_run_config
+    from harness.cli.config import resolve_run_config
     from harness.compare import run_comparison
 
     config = resolve_run_config(args)
@@ -111,11 +111,11 @@ def compare(args: argparse.Namespace) -> int:
 
 
 def gate(args: argparse.Namespace) -> int:
-    from harness.cli_options import resolve_run_config
+    from harness.cli.config import resolve_gate_config
     from harness.compare import run_comparison
     from harness.gate_outputs import PASSING_DECISION, junit_xml, pr_comment_markdown
 
-    config = dataclasses.replace(resolve_run_config(args), reuse_baseline=not args.fresh_baseline)
+    config = dataclasses.replace(resolve_gate_config(args), reuse_baseline=not args.fresh_baseline)
     if not any(c.adapter for c in config.candidates):
         raise HarnessError("the gate judges an adapter, but no candidate uses one", "--candidates", "add an adapter candidate (e.g. lora_short)")
     prepare_output_folders(("--junit", args.junit), ("--markdown", args.markdown))
@@ -144,7 +144,7 @@ def add_log_target(parser: argparse.ArgumentParser) -> None:
 
 
 def log(args: argparse.Namespace) -> int:
-    from harness.cli_options import tracking_uri
+    from harness.cli.config import tracking_uri
     from harness.run_config import Paths
 
     run_dir = args.run_dir.resolve()
@@ -168,27 +168,30 @@ def prepare_output_folders(*outputs: tuple[str, Path | None]) -> None:
 
 
 def train(args: argparse.Namespace) -> int:
-    from harness.training_command import run_training
+    from harness.cli.config import resolve_training_config
+    from harness.cli.training_command import run_training
 
-    run_training(args)
+    run_training(resolve_training_config(args))
     return 0
 
 
 def tune_prompt(args: argparse.Namespace) -> int:
-    from harness.cli_options import resolve_run_config
-    from harness.tuning_command import run_prompt_search
+    from harness.cli.config import resolve_tuning_config
+    from harness.cli.tuning_command import run_prompt_search
 
-    run_prompt_search(resolve_run_config(args))
+    run_prompt_search(resolve_tuning_config(args))
     return 0
 
 
 def validate(args: argparse.Namespace) -> int:
-    from harness.data_command import build_data
+    from harness.cli.config import project_paths, resolve_data_config
+    from harness.cli.data_command import build_data
     from harness.validate import validate_task
 
-    problems = validate_task(args.root.resolve() / "tasks" / args.task)
+    task_dir = project_paths(args).tasks / args.task
+    problems = validate_task(task_dir)
     if not problems:
-        problems = validate_task(args.root.resolve() / "tasks" / args.task, build_data(args).folder)
+        problems = validate_task(task_dir, build_data(resolve_data_config(args)).folder)
     for problem in problems:
         print(f"harness: invalid: {problem}")
     if problems:
@@ -197,15 +200,23 @@ def validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def data_card(args: argparse.Namespace) -> int:
-    from harness.data_command import build_and_describe
+def add_data_action(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=("card", "build"), help="card: build if needed and print the data card; build: build if needed "
+                                                                "and print the data folder")
 
-    print(build_and_describe(args))
+
+def data(args: argparse.Namespace) -> int:
+    from harness.cli.config import resolve_data_config
+    from harness.cli.data_command import build_data, data_card
+
+    built = build_data(resolve_data_config(args))
+    print(data_card(built) if args.action == "card" else built.folder)
     return 0
 
 
 def curve(args: argparse.Namespace) -> int:
+    from harness.cli.config import resolve_curve_config
     from harness.curve import run_curve
 
-    run_curve(args)
+    run_curve(resolve_curve_config(args))
     return 0

@@ -1,6 +1,6 @@
 """The `harness` command: compare, gate, train, tune-prompt, validate, data, curve, log.
 
-Each subcommand resolves its configuration once (harness.cli_options), calls the stage modules,
+Each subcommand resolves its configuration once (harness.cli.config), calls the stage modules,
 and maps outcomes to exit codes: 0 success (for `gate`: the adapter wins), 1 the gate's verdict
 is not a win, 2 a usage or harness error. A `HarnessError` prints as one line without a traceback
 (secret environment values and URI credentials masked); an unexpected exception is a bug and prints
@@ -33,8 +33,8 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from harness import commands
-    from harness.cli_options import add_adapter, add_common, add_data, add_engine, add_gate, add_run, add_train
+    from harness.cli import commands
+    from harness.cli.options import add_adapter, add_common, add_data, add_engine, add_gate, add_model, add_run, add_train
 
     parser = OneLineParser(prog="harness", description="Does a LoRA adapter beat prompting for this task?")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -46,8 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
         "train": ("train (or reuse) the task's LoRA adapter and log the training run", commands.train, (add_data, add_train, commands.add_train_only)),
         "tune-prompt": ("score the task's zero-shot prompt variants on dev and record the winner", commands.tune_prompt,
                         (add_data, add_engine, add_gate, add_run)),
-        "validate": ("check a task folder: specs, schema, gold records, templates, ids, splits, leakage", commands.validate, (add_data,)),
-        "data": ("`harness data card <task>`: build the task's data if needed and print its data card", commands.data_card, (add_data,)),
+        "validate": ("check a task folder: specs, schema, gold records, templates, ids, splits, leakage", commands.validate, (add_data, add_model)),
+        "data": ("`harness data card|build <task>`: build the task's data if needed; print its data card, or its folder", commands.data,
+                 (add_data, add_model)),
         "curve": ("quality vs number of training examples, against the prompt-only candidates", commands.curve,
                   (add_data, add_engine, add_adapter, add_gate, add_train, add_run, commands.add_curve)),
         "log": ("`harness log <run_dir>`: log a finished run folder into MLflow (again, or after MLflow was down)", commands.log, ()),
@@ -55,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (help_text, handler, adders) in spec.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
         if name == "data":
-            command.add_argument("action", choices=("card", "build"), help="card: build if needed and print the data card")
+            commands.add_data_action(command)
         (commands.add_log_target if name == "log" else add_common)(command)
         for add in adders:
             add(command)
@@ -78,7 +79,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception:  # a bug: show it, and tell CI the harness broke (exit 2), never a verdict
         traceback.print_exc()
         return EXIT_ERROR
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,48 +7,43 @@ that fails while logging is one error line (the adapter stays saved). This modul
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 from harness.adapter_source import train_job
-from harness.cli_options import project_paths, resolve_precision, resolve_task, tracking_uri
 from harness.data_stage import provide_data
-from harness.model_prep import prepare_default_model
+from harness.model_prep import base_model_dir
 from harness.preflight import check_task
-from harness.run_config import DataOptions
+from harness.run_config import TrainingConfig
 from harness.training.train import train_adapter
 
 EXPERIMENT = "harness-training"
 
 
-def run_training(args: argparse.Namespace) -> Path:
-    """Train or reuse the adapter; print its folder and headline figures; log it unless --no-mlflow."""
+def run_training(config: TrainingConfig) -> Path:
+    """Train or reuse the adapter; print its folder and headline figures; log it when a tracking URI is set."""
     from transformers import AutoTokenizer
 
-    paths = project_paths(args)
-    task = resolve_task(args)
-    options = DataOptions(args.data, args.test_from, args.synthetic)
-    check_task(task, paths, options, args.model)
-    if not args.no_mlflow:  # before minutes of training, not after
+    task, paths = config.task, config.paths
+    check_task(task, paths, config.data, config.model_dir)
+    if config.tracking_uri:  # before minutes of training, not after
         from harness.mlflow_store import require_reachable
 
-        require_reachable(tracking_uri(args, paths), "start the server, or pass --no-mlflow")
-    model_dir = args.model.resolve() if args.model else prepare_default_model(paths.cache)
-    data = provide_data(task, paths.cache, options, AutoTokenizer.from_pretrained(str(model_dir)))
+        require_reachable(config.tracking_uri, "start the server, or pass --no-mlflow")
+    model_dir = base_model_dir(config.model_dir, paths.cache)
+    data = provide_data(task, paths.cache, config.data, AutoTokenizer.from_pretrained(str(model_dir)))
     job = train_job(task, model_dir, paths.cache / "adapters" / task.id, data.training_records(), data.splits["dev"], task.train,
-                    resolve_precision(args), args.retrain)
+                    config.precision, config.retrain)
     folder = train_adapter(job)
     manifest = json.loads((folder / "manifest.json").read_text())
     print(f"adapter: {folder}\n  key {manifest['key']}  train_loss {manifest['train_loss']:.4f}  dev_loss {manifest['dev_loss']:.4f}  "
           f"{manifest['train_seconds']:.0f} s  {manifest['tokens_per_second']:.0f} tokens/s")
-    if not args.no_mlflow:
+    if config.tracking_uri:
         from harness.mlflow_store import store_errors
         from harness.tracking import log_training
 
         history = [json.loads(line) for line in (folder / "history.jsonl").read_text().splitlines() if line.strip()]
-        uri = tracking_uri(args, paths)
-        with store_errors(uri, f"the adapter is saved in {folder}; rerun harness train (it reuses it) or pass --no-mlflow"):
-            run_id = log_training(manifest, history, folder, uri, EXPERIMENT)
+        with store_errors(config.tracking_uri, f"the adapter is saved in {folder}; rerun harness train (it reuses it) or pass --no-mlflow"):
+            run_id = log_training(manifest, history, folder, config.tracking_uri, EXPERIMENT)
         print(f"  mlflow run {run_id} (experiment {EXPERIMENT})")
     return folder
