@@ -20,7 +20,7 @@ from harness.baseline_cache import baseline_key, baseline_key_parts, cache_dir_f
 from harness.batch_store import BatchStore
 from harness.data_stage import TaskData, provide_data
 from harness.merge import merged_model
-from harness.model_prep import check_causal_lm, model_fingerprint, prepare_default_model
+from harness.model_prep import base_model_dir, model_fingerprint
 from harness.engine.lifetime import guard
 from harness.engine.types import EngineSettings
 from harness.precision import PrecisionDecision, decide_precision
@@ -45,8 +45,7 @@ class ComparisonOutcome:
 
 def provide_model(config: RunConfig) -> tuple[Path, str]:
     """The served base model folder (the embedded default unless --model) and its fingerprint."""
-    model_dir = config.model_dir.resolve() if config.model_dir else prepare_default_model(config.paths.cache)
-    check_causal_lm(model_dir)
+    model_dir = base_model_dir(config.model_dir, config.paths.cache)
     return model_dir, model_fingerprint(model_dir)
 
 
