@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 from harness.cache_files import building, content_key
 from harness.data.build import SPLITS, build_task_data, shortfall
+from harness.errors import HarnessError
 from harness.records import Record, read_records
 from harness.run_config import DataOptions
 from harness.specs import TaskSpec, to_dict
@@ -67,6 +68,9 @@ def provide_data(task: TaskSpec, cache_dir: Path, options: DataOptions, tokenize
     with building(folder) as staging:  # same inputs build the same bytes: a build published meanwhile is kept
         built = build_task_data(task, staging, lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"]),
                                 source=options.source, test_from=options.test_from, synthetic=options.synthetic)
+    if not (folder / "data_card.json").is_file():
+        raise HarnessError("an incomplete data build (from a version that built in place) holds this cache entry", str(folder),
+                           "delete the folder and run again")
     warn_shortfall(task, built.splits)
     return TaskData(built.splits, built.hashes, built.origins, folder)
 
