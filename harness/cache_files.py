@@ -8,8 +8,9 @@ another process published the same entry meanwhile, the existing one is kept and
 (or, where asked, ours replaces it). A crash leaves only a temporary name that no reader trusts.
 Work too expensive to do twice for one key (training an adapter, merging it) runs under an
 inter-process lock (`key_lock`, fcntl.flock on a lock file beside the entry): the second process
-says it waits, then finds the first one's result. `content_key` is the one hash of a key's parts.
-This module knows nothing of what the entries hold.
+says it waits, then finds the first one's result. `content_key` is the one hash of a cache key's
+parts; `write_text` is also the one atomic writer of run folders and record files. This module
+knows nothing of what the entries hold.
 """
 
 from __future__ import annotations

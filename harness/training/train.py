@@ -5,8 +5,8 @@ examples, the prompt template and the settings. A published folder with that key
 `retrain` is set. Otherwise, under the key's inter-process lock (a second run with the same key
 waits, then reuses the first one's adapter), it loads the base model at the chosen precision, wraps
 it in a PEFT LoRA, resumes from the newest checkpoint in the key's staging folder if there is one,
-runs the loop, and publishes a folder holding the PEFT adapter (`adapter_config.json`, `adapter_model.safetensors`,
-loadable by vLLM's LoRARequest), `manifest.json` and `history.jsonl`. It applies `train_limit` (the
+runs the loop, and publishes a folder holding the PEFT adapter (`adapter_config.json`,
+`adapter_model.safetensors`, loadable by vLLM's LoRARequest), `manifest.json` and `history.jsonl`. It applies `train_limit` (the
 first N train examples) but not `synthetic_mix`, which belongs to whoever selects the examples.
 It knows nothing of MLflow, engines or the CLI: it returns the folder and the caller logs it.
 """
