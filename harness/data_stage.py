@@ -1,21 +1,23 @@
 """The comparison's data stage: build the task's splits once per data spec and describe them.
 
 The data library (harness.data) builds records deterministically; this stage decides where the
-build lives (a cache folder keyed by the data spec and sources, so unchanged inputs are not rebuilt),
+build lives (a cache folder keyed by the data spec and sources, so unchanged inputs are not rebuilt;
+built under a temporary name and published whole, so runs sharing a cache never read half a build),
 counts tokens with the served model's tokenizer, and gives the run its data section and card. It
 knows nothing of engines or scoring.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from harness.cache_files import building, content_key
 from harness.data.build import SPLITS, build_task_data, shortfall
+from harness.errors import HarnessError
 from harness.records import Record, read_records
 from harness.run_config import DataOptions
 from harness.specs import TaskSpec, to_dict
@@ -50,7 +52,7 @@ class TaskData:
 def data_key(task: TaskSpec, options: DataOptions, tokenizer_name: str) -> str:
     parts = {"task": task.id, "data": to_dict(task.data), "schema": task.schema, "fields": dict(task.fields),
              "options": to_dict(options), "tokenizer": tokenizer_name}
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return content_key(parts)
 
 
 def provide_data(task: TaskSpec, cache_dir: Path, options: DataOptions, tokenizer: Any) -> TaskData:
@@ -63,8 +65,12 @@ def provide_data(task: TaskSpec, cache_dir: Path, options: DataOptions, tokenize
         warn_shortfall(task, splits)
         return TaskData(splits, card["hashes"], origins, folder)
     print(f"[data] building {task.id} data into {folder}", flush=True)
-    built = build_task_data(task, folder, lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"]),
-                            source=options.source, test_from=options.test_from, synthetic=options.synthetic)
+    with building(folder) as staging:  # same inputs build the same bytes: a build published meanwhile is kept
+        built = build_task_data(task, staging, lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"]),
+                                source=options.source, test_from=options.test_from, synthetic=options.synthetic)
+    if not (folder / "data_card.json").is_file():
+        raise HarnessError("an incomplete data build (from a version that built in place) holds this cache entry", str(folder),
+                           "delete the folder and run again")
     warn_shortfall(task, built.splits)
     return TaskData(built.splits, built.hashes, built.origins, folder)
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import shutil
 from pathlib import Path
 
+from harness.cache_files import building
 from harness.errors import HarnessError
 
 DEFAULT_MODEL_NAME = "smollm2-135m-instruct-f32"
@@ -65,11 +65,9 @@ def _convert_gguf(package_dir: Path, target: Path) -> None:
     clean = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     clean.load_state_dict(loaded.state_dict())
     clean.generation_config = loaded.generation_config
-    staging = target.with_name(target.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    clean.save_pretrained(staging)
-    tokenizer.save_pretrained(staging)
-    staging.replace(target)
+    with building(target) as staging:  # a conversion another run published meanwhile is kept
+        clean.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
 
 
 def check_causal_lm(model_dir: Path) -> str:

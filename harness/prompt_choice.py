@@ -3,20 +3,21 @@
 The choice is cached under a key of everything that could change it (model, dev records, the
 variants' template texts, decoding and engine settings), so `harness compare` reuses a recorded
 winner and reports the search effort (variants tried, each one's dev score). Selection uses the
-task's primary metric on dev, never test. This module knows nothing of candidates beyond the
-decoding it tunes under, and nothing of MLflow or reports.
+task's primary metric on dev, never test. The choice file is written atomically, as runs may share
+a cache. This module knows nothing of candidates beyond the decoding it tunes under, and nothing of
+MLflow or reports.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from harness.batch_store import BatchStore
+from harness.cache_files import content_key, write_text
 from harness.engine.types import Engine
 from harness.evaluate import primary_value, score_candidate
 from harness.predict import Batch, LoadProfile, run_batch
@@ -47,7 +48,7 @@ def choice_key(task: TaskSpec, model_hash: str, dev: Sequence[Record], tuned: Ca
         "metric": task.gate.primary_metric,
         "engine": dict(engine),
     }
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return content_key(parts)
 
 
 def choice_path(cache_dir: Path, task: TaskSpec, key: str) -> Path:
@@ -61,8 +62,7 @@ def load_choice(cache_dir: Path, task: TaskSpec, key: str) -> PromptChoice | Non
 
 def save_choice(cache_dir: Path, task: TaskSpec, choice: PromptChoice) -> Path:
     path = choice_path(cache_dir, task, choice.key)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(dataclasses.asdict(choice), indent=2))
+    write_text(path, json.dumps(dataclasses.asdict(choice), indent=2))
     return path
 
 

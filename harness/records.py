@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from harness.cache_files import write_text
 from harness.errors import HarnessError
 
 
@@ -33,10 +34,7 @@ class Record:
 
 def write_records(path: Path, records: Iterable[Record]) -> None:
     """Write records as JSONL, atomically (a crash never leaves half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text("".join(r.to_json() + "\n" for r in records), encoding="utf-8")
-    tmp.replace(path)
+    write_text(path, "".join(r.to_json() + "\n" for r in records))
 
 
 def read_records(path: Path) -> list[Record]:

@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
+from harness.cache_files import write_text
 from harness.errors import HarnessError
 from harness.precision import PrecisionDecision
 from harness.redaction import redact_text
@@ -146,17 +147,12 @@ def point_latest(run_dir: Path) -> None:
 
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_suffix(path.suffix + ".tmp")
-    staging.write_text(json.dumps(data, indent=2, default=str, ensure_ascii=False))
-    staging.replace(path)
+    write_text(path, json.dumps(data, indent=2, default=str, ensure_ascii=False))
 
 
 def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_suffix(path.suffix + ".tmp")
-    staging.write_text("".join(json.dumps(row, default=str, ensure_ascii=False) + "\n" for row in rows))
-    staging.replace(path)
+    """Write JSON lines atomically."""
+    write_text(path, "".join(json.dumps(row, default=str, ensure_ascii=False) + "\n" for row in rows))
 
 
 def read_summary(run_dir: Path) -> dict[str, Any]:

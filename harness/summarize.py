@@ -1,7 +1,8 @@
 """Assemble summary.json from a run's batches: scores, metrics, baseline choice, comparisons, verdict.
 
 Every candidate label (an adapter served both ways appears as `<id>` and `<id>@merged`) is scored on
-the test split; the strongest prompt-only candidate is chosen by its dev score; the adapter served
+the test split; the strongest prompt-only candidate is chosen by its dev score, ties broken by the
+stated rule of harness.baseline_choice; the adapter served
 the way the verdict uses is compared with it, paired, and the verdict decided. Scored predictions
 are written beside the summary. This module composes pure stages and writes the record; it never
 touches an engine, MLflow or the report.
@@ -15,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from harness.baseline_choice import DevStanding, choose_baseline
 from harness.batch_store import BatchStore
 from harness.convergence import training_notes
 from harness.cost import TokenPrice, api_cost_per_1k, break_even_requests, self_hosted_cost_per_1k, training_cost_usd
@@ -70,17 +72,22 @@ def score_label(facts: RunFacts, store: BatchStore, label: str, split: str, pric
     return score_candidate(facts.task, label, records, predictions, wall, cost)
 
 
-def dev_scores(facts: RunFacts, store: BatchStore) -> dict[str, float]:
-    """The primary metric on dev for each prompt-only candidate (the tuned one from the search)."""
-    metric, scores = facts.task.gate.primary_metric, {}
+def dev_standings(facts: RunFacts, store: BatchStore) -> list[DevStanding]:
+    """Each prompt-only candidate's dev numbers: the primary metric (the tuned one's from the prompt
+    search), schema-valid rate and prompt tokens (the tuned one's from its winning variant's dev batch,
+    None when that batch is not in this run because the choice came from the cache)."""
+    metric, choice, standings = facts.task.gate.primary_metric, facts.session.choice, []
     for candidate in facts.candidates:
         if candidate.adapter:
             continue
-        if candidate == tuned_candidate(facts.candidates):
-            scores[candidate.id] = facts.session.choice.dev_scores[facts.session.choice.winner]
-        else:
-            scores[candidate.id] = primary_value(score_label(facts, store, candidate.id, "dev", False), metric)
-    return scores
+        tuned = candidate == tuned_candidate(facts.candidates)
+        label = f"tune.{choice.winner}" if tuned else candidate.id
+        whole = store.predictions(label, "dev").keys() >= {r.id for r in facts.splits["dev"]}
+        result = score_label(facts, store, label, "dev", False) if whole or not tuned else None
+        primary = choice.dev_scores[choice.winner] if tuned else primary_value(result, metric)
+        secondary = {name: None if result is None else result.metrics.values.get(name) for name in ("schema_valid_rate", "tokens_in_mean")}
+        standings.append(DevStanding(candidate.id, primary, **secondary))
+    return standings
 
 
 def candidate_entry(result: CandidateResult, candidate: CandidateSpec, serving: str, template: str) -> dict[str, Any]:
@@ -178,9 +185,9 @@ def summarize(facts: RunFacts, store: BatchStore, run_dir: Path, run_id: str) ->
         template = resolve_template(candidate, facts.task, choice.winner)
         entries[label] = candidate_entry(results[label], candidate, serving, template)
         write_scored(run_dir, results[label], facts.splits["test"])
-    scores = dev_scores(facts, store)
-    better = max if metric_def(gate.primary_metric).direction == "higher_is_better" else min
-    baseline = better(scores, key=lambda cid: scores[cid])
+    standings = dev_standings(facts, store)
+    selection = choose_baseline(standings, metric_def(gate.primary_metric).direction == "higher_is_better")
+    baseline = selection.chosen
     verdict, comparisons, cost = judge(facts, results, baseline)
     guided = [label for label, (c, _) in labels(facts).items() if c.decoding.guided_json]
     summary = {
@@ -189,7 +196,8 @@ def summarize(facts: RunFacts, store: BatchStore, run_dir: Path, run_id: str) ->
         "verdict": verdict, "gate": to_dict(gate), "candidates": entries,
         "metric_defs": {d.name: {"unit": d.unit, "direction": d.direction, "description": d.description} for d in METRICS},
         "comparisons": comparisons,
-        "baseline_selection": {"chosen": baseline, "chosen_on": "dev", "metric": gate.primary_metric, "dev_scores": scores},
+        "baseline_selection": selection.section() | {"chosen_on": "dev", "metric": gate.primary_metric,
+                                                     "dev_scores": {s.candidate: s.primary for s in standings}},
         "prompt_search": {"winner": choice.winner, "variants_tried": choice.variants_tried, "metric": choice.metric,
                           "dev_scores": dict(choice.dev_scores), "key": choice.key},
         "cost": cost | ({"api_comparison": api_costs(facts.token_price, results)} if facts.token_price else {}),

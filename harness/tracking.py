@@ -7,8 +7,10 @@ artifacts of its child run, registered as a model version (harness.model_registr
 receipt the caller records in summary.json as `mlflow`. `log_training` logs one adapter training
 run. Values are copied, never computed: metric names are the run record's (a candidate's metrics
 under their own names, `<metric>.ci_low`/`.ci_high`, `failures.<kind>`); the only derived value is
-the verdict as a number (`verdict_code`: adapter_loses -1, not_proven 0, adapter_wins 1); booleans
-logged as metrics (a check's `passed`) become 1 and 0. A value recorded as null has no MLflow metric
+the verdict as a number (`verdict_code`: adapter_loses -1, not_proven 0, adapter_wins 1); the
+verdict's power is logged on the parent as `verdict.power.mde`, `verdict.power.records_needed` and
+`verdict.min_records` (metrics) with its method and note (params); booleans logged as metrics (a
+check's `passed`) become 1 and 0. A value recorded as null has no MLflow metric
 (MLflow has no "missing"); summary.json, logged whole, says why. This module never writes into the
 run folder and knows nothing about how runs are made.
 """
@@ -44,7 +46,7 @@ TABLE_FILE = "predictions_table.json"
 
 def parent_params(summary: Mapping[str, Any]) -> dict[str, Any]:
     """What the comparison was: task, model, engine, gate, data hashes, adapter key, choices."""
-    engine, adapter = required(summary, "engine"), optional(summary, "adapter")
+    engine, adapter, verdict = required(summary, "engine"), optional(summary, "adapter"), required(summary, "verdict")
     return {
         **{key: summary[key] for key in ("task", "run_id", "split", "created_at")},
         "model": required(summary, "engine", "engine_args", "model"),
@@ -55,6 +57,8 @@ def parent_params(summary: Mapping[str, Any]) -> dict[str, Any]:
                    ("adapter_candidate", "baseline_candidate", "adapter_serving")}, "verdict"),
         "baseline_selection.chosen": required(summary, "baseline_selection", "chosen"),
         "prompt_search.winner": required(summary, "prompt_search", "winner"),
+        **({} if "power" not in verdict else {"verdict.power.method": verdict["power"]["method"],
+                                              "verdict.power.note": verdict["power"]["note"]}),
         "cost.price_usd_per_hour": required(summary, "cost", "price_usd_per_hour"),
         "cost.price_note": required(summary, "cost", "price_note"),
         **({} if adapter is None else {"adapter.key": adapter["key"], "adapter.path":
@@ -71,6 +75,7 @@ def _numbers(values: Mapping[str, Any]) -> dict[str, float | None]:
 
 def parent_metrics(summary: Mapping[str, Any]) -> dict[str, float | None]:
     """The verdict as a code; every check, comparison, cost, serving and adapter-check number."""
+    verdict = required(summary, "verdict")
     decision = required(summary, "verdict", "decision")
     if decision not in DECISION_CODES:
         raise KeyError(f"summary.json verdict.decision {decision!r} is not one of "
@@ -81,6 +86,7 @@ def parent_metrics(summary: Mapping[str, Any]) -> dict[str, float | None]:
     cost = required(summary, "cost")
     return {
         "verdict_code": DECISION_CODES[decision],
+        **_numbers(flatten({key: verdict[key] for key in ("power", "min_records") if key in verdict}, "verdict")),
         **_numbers(flatten(required(summary, "verdict", "checks"), "check")),
         **_numbers(flatten(comparisons, "comparison")),
         **_numbers(flatten(cost, "cost")),

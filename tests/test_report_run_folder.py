@@ -100,6 +100,9 @@ def _candidate(cid: str, rows: list[dict[str, Any]], index: int) -> dict[str, An
             "predictions_file": f"predictions/{cid}.jsonl"}
 
 
+POWER_METHOD = "normal approximation from the paired bootstrap SE"
+
+
 def _verdict(decision: str, candidates: dict[str, Any]) -> dict[str, Any]:
     wins = decision == "adapter_wins"
     adapter, baseline = (candidates[cid]["metrics"] for cid in ("lora_short", "best_prompt"))
@@ -115,6 +118,9 @@ def _verdict(decision: str, candidates: dict[str, Any]) -> dict[str, Any]:
                                              - baseline["schema_valid_rate"], "threshold": -0.05},
                        "latency_p95_s": {"passed": True, "value": adapter["latency_p95_s"]
                                          / baseline["latency_p95_s"], "threshold": 10.0}},
+            "power": {"mde": 0.094, "records_needed": 110, "method": POWER_METHOD,
+                      "note": "records for +0.062 to pass at 80% power"},
+            "min_records": 20,
             "adapter_candidate": "lora_short", "baseline_candidate": "best_prompt",
             "adapter_serving": "dynamic"}
 

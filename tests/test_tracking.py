@@ -93,6 +93,28 @@ def test_parent_params_metrics_and_tags(logged: dict) -> None:
     assert "comparison.lora_short.vs.best_prompt.record_exact_rate.ci_low" not in run.data.metrics
 
 
+def test_the_verdicts_power_is_logged_on_the_parent(logged: dict) -> None:
+    run = logged["client"].get_run(logged["parent_id"])
+    power = logged["summary"]["verdict"]["power"]
+    assert run.data.metrics["verdict.power.mde"] == power["mde"] == 0.094
+    assert run.data.metrics["verdict.power.records_needed"] == power["records_needed"] == 110
+    assert run.data.metrics["verdict.min_records"] == 20
+    assert run.data.params["verdict.power.method"] == power["method"]
+    assert run.data.params["verdict.power.note"] == "records for +0.062 to pass at 80% power"
+
+
+def test_an_undefined_power_logs_no_metric_for_it(tmp_path: Path) -> None:
+    run_dir = write_run_folder(tmp_path)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    summary["verdict"]["power"] |= {"mde": None, "records_needed": None, "note": "undefined: 1 record(s)"}
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    write_report(run_dir)
+    uri = f"sqlite:///{tmp_path}/mlruns.db"
+    run = MlflowClient(uri).get_run(log_run(run_dir, uri, EXPERIMENT)["parent_run_id"])
+    assert "verdict.power.mde" not in run.data.metrics and "verdict.power.records_needed" not in run.data.metrics
+    assert run.data.params["verdict.power.note"] == "undefined: 1 record(s)"
+
+
 def test_a_long_param_is_cut_with_a_marker(logged: dict) -> None:
     value = logged["client"].get_run(logged["parent_id"]).data.params[
         "engine.engine_args.chat_template"]

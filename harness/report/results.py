@@ -160,11 +160,19 @@ def comparisons_table(summary: Mapping[str, Any]) -> Table:
                  note=f"diff = candidate - baseline. Holm p in bold is below alpha = {alpha}.")
 
 
+def tie_sentence(chosen: Mapping[str, Any]) -> str:
+    """How a tie on the primary metric was broken, as a clause ('' without a tie)."""
+    tie = chosen.get("tie_break")
+    if not tie:
+        return ""
+    return f" ({', '.join(tie['tied'])} tied on {chosen['metric']}; the tie was broken by {tie['decided_by']})"
+
+
 def selection_blocks(summary: Mapping[str, Any]) -> tuple[Text | Table, ...]:
     """How the baseline and the zero-shot prompt were chosen, with their dev scores."""
     chosen, search = required(summary, "baseline_selection"), required(summary, "prompt_search")
     return (
-        Text(f"Baseline {chosen['chosen']} was chosen on the {chosen['chosen_on']} split; prompt "
+        Text(f"Baseline {chosen['chosen']} was chosen on the {chosen['chosen_on']} split{tie_sentence(chosen)}; prompt "
              f"template {search['winner']} won among {search['variants_tried']} variants."),
         Table(("baseline candidate", "dev score"), tuple(
             (cid, format_number(score)) for cid, score in chosen["dev_scores"].items())),

@@ -4,19 +4,21 @@ An adapter lives in `<store>/<key>/` where the key is the sha256 of a canonical 
 the base model's fingerprint, the hash of the train and dev examples, the prompt template and every
 training setting (plus the key scheme's version, so a change to what training means retires old
 adapters). Training builds the folder under `<store>/.staging/<key>/` (with its checkpoints) and
-renames it into place when complete, so a folder under its key is always whole. This module knows
-nothing of models or training; it does not import torch.
+renames it into place when complete, so a folder under its key is always whole; it does so under
+the key's inter-process lock (`training_lock`), so two runs sharing a store train one adapter once.
+This module knows nothing of models or training; it does not import torch.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Iterable
 
+from harness.cache_files import content_key, key_lock, write_text
+from harness.cache_files import publish as publish_folder
 from harness.errors import HarnessError
 from harness.specs import TrainSpec, to_dict
 
@@ -43,8 +45,7 @@ def adapter_key(base_model_hash: str, dataset_hash: str, prompt_template: str, s
 
 def key_of(parts: dict[str, Any]) -> str:
     """sha256 of already assembled `key_parts`."""
-    canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return content_key(parts, digits=64, compact=True)
 
 
 def find_adapter(store_dir: Path, key: str) -> Path | None:
@@ -76,29 +77,26 @@ def staging_dir(store_dir: Path, key: str) -> Path:
 
 
 def write_json(path: Path, value: Any) -> None:
-    """Write JSON (indented, keys sorted) via a temporary file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    """Write JSON (indented, keys sorted), atomically."""
+    write_text(path, json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 def write_history(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    """Write the loss history as JSON lines, one row per step."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(row, sort_keys=True) + "\n" for row in rows), encoding="utf-8")
-    tmp.replace(path)
+    """Write the loss history as JSON lines, one row per step, atomically."""
+    write_text(path, "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows))
+
+
+def training_lock(store_dir: Path, key: str) -> AbstractContextManager[bool]:
+    """The inter-process lock under which the adapter for `key` is trained and published (yields: waited)."""
+    return key_lock(store_dir / key, f"training of adapter {key[:12]}")
 
 
 def publish(built: Path, store_dir: Path, key: str) -> Path:
-    """Move a complete adapter folder to `<store>/<key>/` by rename, replacing an older one."""
+    """Move a complete adapter folder to `<store>/<key>/` by rename, replacing an older one (hold `training_lock`)."""
     missing = [name for name in ADAPTER_FILES if not (built / name).is_file()]
     if missing:
         raise RuntimeError(f"refusing to publish {built}: missing {missing}")
     final = store_dir / key
-    retired = store_dir / ".staging" / f"{key}.retired-{os.getpid()}"
-    if final.exists():
-        final.rename(retired)
-    built.rename(final)
-    shutil.rmtree(retired, ignore_errors=True)
+    publish_folder(built, final, replace=True)
     shutil.rmtree(staging_dir(store_dir, key), ignore_errors=True)
     return final

@@ -2,10 +2,11 @@
 
 `train_adapter(job)` computes the adapter's key from the base model's fingerprint, the train and dev
 examples, the prompt template and the settings. A published folder with that key is reused unless
-`retrain` is set. Otherwise it loads the base model at the chosen precision, wraps it in a PEFT
-LoRA, resumes from the newest checkpoint in the key's staging folder if there is one, runs the loop,
-and publishes a folder holding the PEFT adapter (`adapter_config.json`, `adapter_model.safetensors`,
-loadable by vLLM's LoRARequest), `manifest.json` and `history.jsonl`. It applies `train_limit` (the
+`retrain` is set. Otherwise, under the key's inter-process lock (a second run with the same key
+waits, then reuses the first one's adapter), it loads the base model at the chosen precision, wraps
+it in a PEFT LoRA, resumes from the newest checkpoint in the key's staging folder if there is one,
+runs the loop, and publishes a folder holding the PEFT adapter (`adapter_config.json`,
+`adapter_model.safetensors`, loadable by vLLM's LoRARequest), `manifest.json` and `history.jsonl`. It applies `train_limit` (the
 first N train examples) but not `synthetic_mix`, which belongs to whoever selects the examples.
 It knows nothing of MLflow, engines or the CLI: it returns the folder and the caller logs it.
 """
@@ -28,7 +29,8 @@ import torch
 from harness.errors import HarnessError
 from harness.model_prep import model_fingerprint
 from harness.specs import TrainSpec, to_dict
-from harness.training.adapter_store import find_adapter, key_of, key_parts, publish, staging_dir, write_history, write_json
+from harness.training.adapter_store import (find_adapter, key_of, key_parts, publish, staging_dir, training_lock, write_history,
+                                             write_json)
 from harness.training.batches import plan_epoch
 from harness.training.checkpoint import TrainState, load_latest_checkpoint
 from harness.training.examples import TokenizedSet, TrainingExample, dataset_hash, examples_hash, tokenize_examples
@@ -80,13 +82,22 @@ def train_adapter(job: TrainJob) -> Path:
     parts = job_key_parts(job, precision)
     key = key_of(parts)
     found = None if job.retrain else find_adapter(job.store_dir, key)
-    if found is not None:
-        print(f"[train] reusing adapter {found} (same base model, data, prompt and settings)", flush=True)
-        return found
+    if found is None:
+        with training_lock(job.store_dir, key) as waited:
+            # Under the lock: an adapter published meanwhile (the run we waited for, retrain or not) is fresh.
+            found = None if job.retrain and not waited else find_adapter(job.store_dir, key)
+            if found is None:
+                return _train_and_publish(job, parts, (decision, precision), key)
+    print(f"[train] reusing adapter {found} (same base model, data, prompt and settings)", flush=True)
+    return found
+
+
+def _train_and_publish(job: TrainJob, parts: dict[str, Any], precisions: tuple[PrecisionDecision, TrainPrecision], key: str) -> Path:
+    """Train into the key's staging folder (fresh when retraining) and publish the adapter; hold the training lock."""
     staging = staging_dir(job.store_dir, key)
     if job.retrain:
         shutil.rmtree(staging, ignore_errors=True)
-    built = _train_into(job, parts, (decision, precision), staging)
+    built = _train_into(job, parts, precisions, staging)
     return publish(built, job.store_dir, key)
 
 
