@@ -2,7 +2,8 @@
 
 Each stage is a call into the module that owns it; this module only passes results along and
 records them, so the run folder always says what was used. It writes summary.json (the source
-of truth) and the `latest` pointer; the report and MLflow are sinks the CLI applies afterwards.
+of truth); the caller writes the report, then `complete_run` marks the run complete and points
+`latest` at it; MLflow is a sink applied after that.
 It never reads the environment: everything comes in the frozen `RunConfig`.
 """
 
@@ -86,9 +87,14 @@ def run_comparison(config: RunConfig) -> ComparisonOutcome:
     with failure_marked(run_dir):
         summary = compare_in(run_dir, config, model_dir, model_hash, tokenizer, data)
         write_json(run_dir / "summary.json", summary)
-        mark(run_dir, "complete")
-    point_latest(run_dir)
     return ComparisonOutcome(run_dir, summary)
+
+
+def complete_run(run_dir: Path) -> None:
+    """Mark a run complete once its caller's part of the run folder (the report) is written, and point `latest` at it;
+    until then a crash leaves it unfinished, so a bare --resume finishes it."""
+    mark(run_dir, "complete")
+    point_latest(run_dir)
 
 
 def compare_in(run_dir: Path, config: RunConfig, model_dir: Path, model_hash: str, tokenizer: Any, data: TaskData) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
-from harness.compare import run_comparison
+from harness.compare import complete_run, run_comparison
 from harness.errors import HarnessError
 from harness.permutation import permutation_micro_f1
 from harness.report.plots import plot_learning_curve
@@ -82,6 +82,7 @@ def run_curve(curve: CurveConfig) -> dict[str, Any]:
                                      adapter=dataclasses.replace(base.adapter, serving=("merged",), verdict_serving="merged"))
         print(f"[curve] training size {size}", flush=True)
         outcome = run_comparison(config)
+        complete_run(outcome.run_dir)  # a curve point has no report of its own
         points.append(curve_point(outcome.run_dir, outcome.summary, size, outcome.summary["verdict"]["adapter_candidate"], base.seed))
     gate = base.task.gate
     result = {"task": base.task.id, "metric": "field_f1", "points": points, "smallest_size_beating_few_shot": smallest_winning_size(points, gate),

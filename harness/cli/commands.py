@@ -41,11 +41,15 @@ def add_curve(parser: argparse.ArgumentParser) -> None:
 
 
 def finish_run(outcome: Any) -> Mapping[str, Any]:
-    """The report, then the results printed; MLflow comes after (`log_to_mlflow`), so a failing
-    store never costs the run folder."""
+    """The report, then the run marked complete and the results printed; MLflow comes after
+    (`log_to_mlflow`), so a failing store never costs the run folder."""
+    from harness.compare import complete_run
     from harness.report import write_report
+    from harness.run_record import failure_marked
 
-    write_report(outcome.run_dir)
+    with failure_marked(outcome.run_dir):
+        write_report(outcome.run_dir)
+    complete_run(outcome.run_dir)
     summary = dict(outcome.summary)
     print_results(summary, outcome.run_dir)
     return summary
