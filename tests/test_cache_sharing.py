@@ -283,8 +283,11 @@ def train_tiny(barrier: Any, store: str) -> tuple[str, str]:
 
 @pytest.mark.slow
 def test_two_runs_train_one_adapter_once_and_share_it(tmp_path: Path) -> None:
+    from harness.model_prep import prepare_default_model
     from harness.training.adapter_store import read_manifest, staging_dir
+    from test_training_train import MODEL_DIR
 
+    assert prepare_default_model(MODEL_DIR.parents[1]) == MODEL_DIR  # converted here, not by the racers (a fresh clone has none)
     (first, said_first), (second, said_second) = race(train_tiny, (str(tmp_path),), (str(tmp_path),))
     assert first == second
     said = [said_first, said_second]
