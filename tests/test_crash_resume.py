@@ -31,7 +31,7 @@ from harness.model_prep import prepare_default_model
 ROOT = Path(__file__).resolve().parents[1]
 TASK = "contract_extraction"
 TEST_N, DEV_N = 4, 2
-SIZES = ["--synthetic", "--train-size", "16", "--few-shot-pool-size", "2", "--dev-size", str(DEV_N), "--test-size", str(TEST_N)]
+SIZES = ["--synthetic", "--train-size", "16", "--few-shot-pool-size", "4", "--dev-size", str(DEV_N), "--test-size", str(TEST_N)]
 # 12 optimizer steps: a checkpoint is written at step 10, so the kill in training lands after one.
 RUN = [*SIZES, "--max-steps", "12", "--parity-sample", "0", "--canaries", "2", "--serving", "merged", "--min-records", str(TEST_N)]
 STAGE_TIMEOUT_S = 1500
@@ -113,7 +113,8 @@ def test_a_comparison_killed_at_every_stage_resumes_to_exact_counts(tmp_path: Pa
     (tmp_path / "cache" / "models").mkdir(parents=True)
     (tmp_path / "cache" / "models" / model.name).symlink_to(model)
     kills = [
-        ("a training checkpoint", lambda: any((tmp_path / "cache" / "adapters").rglob("checkpoint-*")), signal.SIGKILL),
+        ("a training checkpoint", lambda: any((p / "state.json").is_file() and not p.name.endswith(".partial")
+                                               for p in (tmp_path / "cache" / "adapters").rglob("checkpoint-*")), signal.SIGKILL),
         ("two base-engine test predictions", batch_has(tmp_path, "best_prompt.test.jsonl", 2), signal.SIGKILL),
         ("a merged-engine test prediction", batch_has(tmp_path, "lora_short@merged.test.jsonl", 1), signal.SIGTERM),
         ("summary.json", lambda: (run := newest_run(tmp_path)) is not None and (run / "summary.json").is_file(), signal.SIGKILL),
@@ -144,6 +145,7 @@ def check_every_stage(tmp_path: Path, kills: list[tuple[str, Callable[[], bool],
         if previous is not None:
             assert not previous.survivors(), f"processes of the run killed before {what} outlived the next run's start: {previous.survivors()}"
         previous = run
+    assert "[train] resuming from the checkpoint at step 10" in runs[1].log.read_text(), "training resumed from its checkpoint"
     last = Harness(tmp_path, "final", "--resume")
     runs.append(last)
     assert last.finish() == 0, last.log.read_text()[-3000:]
