@@ -32,9 +32,8 @@ from harness.run_config import RunConfig
 from harness.preflight import check_run
 from harness.redaction import redact_uri
 from harness.run_record import environment, failure_marked, mark, open_run, point_latest, write_json
-from harness.serving import (BASE_CANARIES, CANARY_SPLIT, ServingPlan, adapter_liveness, canary_candidate, merged_label, serve_base,
-                             serve_merged, tuned_candidate)
-from harness.specs import to_dict
+from harness.serving import BASE_CANARIES, CANARY_SPLIT, ServingPlan, adapter_liveness, canary_candidate, serve_base, serve_merged
+from harness.specs import merged_label, to_dict, tuned_candidate
 from harness.summarize import RunFacts, summarize
 
 
@@ -123,7 +122,7 @@ def compare_in(run_dir: Path, config: RunConfig, model_dir: Path, model_hash: st
         sections["adapter"] = adapter_section(adapter, settings)
         sections["adapter_checks"] = {"base_model_match": static, "liveness": adapter_liveness(plan),
                                       "parity": parity_check(config, model_dir, adapter, builder, store, data)}
-    facts = RunFacts(config.task, config.candidates, data.splits, session, config.adapter.serving, config.adapter.verdict_serving,
+    facts = RunFacts(config.task, config.candidates, data.splits, session.choice, config.adapter.serving, config.adapter.verdict_serving,
                      config.price_usd_per_hour, config.token_price, config.seed, sections)
     return summarize(facts, store, run_dir, run_dir.name)
 

@@ -29,7 +29,7 @@ from harness.prompt_choice import PromptChoice, tune_prompt
 from harness.prompts import resolve_template
 from harness.records import Record
 from harness.requests import ADAPTER_NAME, RequestBuilder
-from harness.specs import CandidateSpec, DecodingSpec, TaskSpec
+from harness.specs import CandidateSpec, DecodingSpec, TaskSpec, merged_label, tuned_candidate
 
 CANARY_MAX_TOKENS = 48
 CANARY_SPLIT = "canary"
@@ -74,14 +74,6 @@ class Job:
     candidate: CandidateSpec
     template: str
     split: str
-
-
-def tuned_candidate(candidates: Sequence[CandidateSpec]) -> CandidateSpec:
-    """The recipe whose decoding the prompt search uses: the first zero-shot `best` one, or defaults."""
-    for candidate in candidates:
-        if candidate.prompt == "best" and candidate.shots == 0 and not candidate.decoding.guided_json:
-            return candidate
-    return CandidateSpec("best_prompt", "prompt search", "best", decoding=DecodingSpec())
 
 
 def canary_candidate(adapter: bool) -> CandidateSpec:
@@ -164,7 +156,3 @@ def adapter_liveness(plan: ServingPlan) -> Mapping[str, Any]:
         raise HarnessError(f"a liveness canary request failed ({failed[0].error})", "adapter liveness", "check the engine")
     ids = sorted(base)
     return liveness([base[i].text for i in ids], [adapted[i].text for i in ids])
-
-
-def merged_label(candidate_id: str) -> str:
-    return f"{candidate_id}@merged"

@@ -16,7 +16,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, Sequence
 
 import yaml
 
@@ -135,6 +135,19 @@ class CandidateSpec:
     shot_selection: str = "fixed"
     adapter: bool = False
     decoding: DecodingSpec = field(default_factory=DecodingSpec)
+
+
+def tuned_candidate(candidates: Sequence[CandidateSpec]) -> CandidateSpec:
+    """The recipe whose decoding the prompt search uses: the first zero-shot `best` one, or defaults."""
+    for candidate in candidates:
+        if candidate.prompt == "best" and candidate.shots == 0 and not candidate.decoding.guided_json:
+            return candidate
+    return CandidateSpec("best_prompt", "prompt search", "best", decoding=DecodingSpec())
+
+
+def merged_label(candidate_id: str) -> str:
+    """The label of an adapter candidate served merged into a copy of the base."""
+    return f"{candidate_id}@merged"
 
 
 def build(cls: type, raw: Any, where: str) -> Any:

@@ -25,8 +25,8 @@ from harness.metrics import METRICS, metric_def
 from harness.records import Record
 from harness.run_record import SCHEMA_VERSION, write_jsonl
 from harness.prompts import resolve_template
-from harness.serving import BaseSession, merged_label, tuned_candidate
-from harness.specs import CandidateSpec, TaskSpec, to_dict
+from harness.prompt_choice import PromptChoice
+from harness.specs import CandidateSpec, TaskSpec, merged_label, to_dict, tuned_candidate
 
 NO_VERDICT = "no_verdict"
 NO_ADAPTER_REASON = "no candidate uses an adapter: a prompt-only study, with no verdict to give"
@@ -40,7 +40,7 @@ class RunFacts:
     task: TaskSpec
     candidates: tuple[CandidateSpec, ...]
     splits: Mapping[str, Sequence[Record]]
-    session: BaseSession
+    choice: PromptChoice
     serving: tuple[str, ...]
     verdict_serving: str
     price_usd_per_hour: float
@@ -76,7 +76,7 @@ def dev_standings(facts: RunFacts, store: BatchStore) -> list[DevStanding]:
     """Each prompt-only candidate's dev numbers: the primary metric (the tuned one's from the prompt
     search), schema-valid rate and prompt tokens (the tuned one's from its winning variant's dev batch,
     None when that batch is not in this run because the choice came from the cache)."""
-    metric, choice, standings = facts.task.gate.primary_metric, facts.session.choice, []
+    metric, choice, standings = facts.task.gate.primary_metric, facts.choice, []
     for candidate in facts.candidates:
         if candidate.adapter:
             continue
@@ -178,7 +178,7 @@ def judge(facts: RunFacts, results: Mapping[str, CandidateResult], baseline: str
 
 def summarize(facts: RunFacts, store: BatchStore, run_dir: Path, run_id: str) -> dict[str, Any]:
     """Score everything, decide, write scored predictions, and return the summary dict."""
-    gate, choice = facts.task.gate, facts.session.choice
+    gate, choice = facts.task.gate, facts.choice
     results, entries = {}, {}
     for label, (candidate, serving) in labels(facts).items():
         results[label] = score_label(facts, store, label, "test", True)

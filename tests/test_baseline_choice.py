@@ -14,7 +14,6 @@ from harness.batch_store import BatchStore
 from harness.prediction_log import Prediction, append_prediction
 from harness.prompt_choice import PromptChoice
 from harness.report.results import tie_sentence
-from harness.serving import BaseSession
 from harness.specs import load_candidate
 from harness.summarize import RunFacts, summarize
 
@@ -85,7 +84,7 @@ def tied_run(tmp_path: Path, with_tuning_batch: bool) -> dict:
         store.add_wall_seconds(label, split, 1.0)
     choice = PromptChoice("extract_plain", 2, "field_f1", {"extract_plain": 1.0, "extract_schema": 0.5}, "k")
     engine = {"mode": "inprocess", "engine_args": {}, "load_profile": {}, "adapter_cold_load_s": None}
-    facts = RunFacts(TASK, candidates, splits, BaseSession(choice, None, engine), ("dynamic",), "dynamic", 2.0, None, 13,
+    facts = RunFacts(TASK, candidates, splits, choice, ("dynamic",), "dynamic", 2.0, None, 13,
                      {"engine": engine})
     return summarize(facts, store, tmp_path / "run", "run-1")
 

@@ -30,7 +30,6 @@ from harness.redaction import redact_text, redact_uri, secret_values
 from harness.report import write_report
 from harness.run_config import Paths, RunConfig
 from harness.run_record import environment, mark, open_run, resolve_resume, run_status, task_reports, write_json
-from harness.serving import BaseSession
 from harness.specs import load_candidate, load_task, to_dict
 from harness.summarize import RunFacts, summarize
 
@@ -59,7 +58,7 @@ def prompt_only_run(tmp_path: Path) -> tuple[Path, dict]:
     data = {"splits": {name: {"n": len(rs), "origin": "synthetic", "origins": {"synthetic": len(rs)}, "hash": "h"} for name, rs in splits.items()},
             "card_file": "data_card.md", "sources": None, "folder": str(tmp_path)}
     sections = {"engine": engine, "data": data, "environment": {"machine": "m", "device": "cpu", "versions": {}, "git_commit": None}}
-    facts = RunFacts(TASK, candidates, splits, BaseSession(choice, None, engine), ("dynamic", "merged"), "merged", 2.0, None, 13, sections)
+    facts = RunFacts(TASK, candidates, splits, choice, ("dynamic", "merged"), "merged", 2.0, None, 13, sections)
     summary = summarize(facts, store, run_dir, "run-1")
     write_json(run_dir / "summary.json", summary)
     (run_dir / "data_card.md").write_text("# Data card\n")

@@ -19,7 +19,7 @@ from harness.prompt_choice import PromptChoice, choice_key, save_choice, tune_pr
 from harness.requests import RequestBuilder
 from harness.run_config import RunConfig
 from harness.run_record import failure_marked, mark, open_run
-from harness.serving import tuned_candidate
+from harness.specs import tuned_candidate
 
 
 def run_prompt_search(config: RunConfig) -> PromptChoice:
