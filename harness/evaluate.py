@@ -1,26 +1,21 @@
-"""Score every candidate's predictions, aggregate metrics, compare pairs, and decide the verdict.
+"""Compare the adapter with the strongest prompt-only baseline, record by record, and decide the verdict.
 
-Pure functions over predictions and gold records: scoring (harness.scoring), the typed metric set
-(harness.metrics), paired statistics between the adapter and the strongest prompt-only baseline
-(harness.permutation for p-values, harness.stats for intervals, Holm-corrected across the tests) and the verdict (harness.verdict).
-Every candidate is scored on the same records in the same order, so every comparison is paired.
-This module knows nothing of engines, MLflow or files.
+Pure functions over two scored candidates (harness.candidate_scores): paired statistics between the
+adapter and the baseline (harness.permutation for p-values, harness.stats for intervals,
+Holm-corrected across the tests) and the verdict (harness.verdict). Both candidates are scored on
+the same records in the same order, so every comparison is paired. This module knows nothing of
+engines, MLflow or files.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from jsonschema import Draft202012Validator
-
+from harness.candidate_scores import CandidateResult
 from harness.errors import HarnessError
-from harness.metrics import MetricSet, RequestOutcome, aggregate, record_field_counts
-from harness.prediction_log import Prediction
-from harness.records import Record
-from harness.scoring import RecordScore, score_output
-from harness.specs import GateSpec, TaskSpec
+from harness.metrics import record_field_counts
+from harness.specs import GateSpec
 from harness.permutation import PermutationTest, permutation_mean, permutation_micro_f1
 from harness.stats import PairedComparison, holm, mcnemar_exact, paired_bootstrap, paired_bootstrap_micro_f1
 from harness.verdict import Evidence, Verdict, decide
@@ -30,35 +25,6 @@ PER_RECORD_RATES = {
     "schema_valid_rate": lambda s: float(s.status == "valid"),
     "json_parse_rate": lambda s: float(s.status in ("valid", "schema_invalid")),
 }
-
-
-@dataclass(frozen=True)
-class CandidateResult:
-    """One candidate on one split: its predictions in record order, their scores and metrics."""
-
-    candidate: str
-    predictions: tuple[Prediction, ...]
-    scores: tuple[RecordScore, ...]
-    metrics: MetricSet
-
-
-def score_candidate(task: TaskSpec, candidate: str, records: Sequence[Record], predictions: Sequence[Prediction],
-                    wall_seconds: float, cost_usd_per_1k: float | None) -> CandidateResult:
-    """Score a candidate's predictions (same order as records) and aggregate its metrics."""
-    if [p.record_id for p in predictions] != [r.id for r in records]:
-        raise ValueError(f"{candidate}: predictions are not over the records in order")
-    scores = tuple(score_output(p.text, task.schema, task.fields, r.gold) for p, r in zip(predictions, records))
-    outcomes = [
-        RequestOutcome(score=s, latency_s=p.latency_s, ttft_s=p.ttft_s, tokens_in=p.prompt_tokens,
-                       tokens_out=p.completion_tokens, failed=p.error is not None)
-        for s, p in zip(scores, predictions)
-    ]
-    return CandidateResult(candidate, tuple(predictions), scores, aggregate(outcomes, wall_seconds, cost_usd_per_1k))
-
-
-def primary_value(result: CandidateResult, metric: str) -> float:
-    """A candidate's value of the primary metric (used to pick the strongest baseline on dev)."""
-    return float(result.metrics.value(metric))
 
 
 @dataclass(frozen=True)
@@ -141,54 +107,3 @@ def _row(adapter: CandidateResult, baseline: CandidateResult, metric: str, test:
     return {"candidate": adapter.candidate, "baseline": baseline.candidate, "metric": metric, "test": test,
             "diff": diff, "ci_low": low, "ci_high": high, "p_value": p, "p_holm": p_holm, "effect_size": effect,
             "n": n, **extra}
-
-
-def guided_audit(result: CandidateResult, schema: Mapping[str, Any]) -> dict[str, Any]:
-    """Audit a guided-decoding candidate: every output should be valid against the schema.
-
-    `ignored_schema_features` are the schema keywords its outputs violated although decoding was
-    constrained by that schema (the backend did not enforce them); `unenforceable_keywords_present`
-    lists keywords in the schema that grammar backends commonly leave unenforced, as a reading aid.
-    """
-    statuses = [s.status for s in result.scores]
-    violated = Counter(error.validator for s in result.scores if s.status == "schema_invalid"
-                       for error in Draft202012Validator(schema).iter_errors(s.parsed))
-    return {
-        "candidate": result.candidate,
-        "n": len(statuses),
-        "compliance_rate": statuses.count("valid") / len(statuses) if statuses else None,
-        "violations": {status: statuses.count(status) for status in sorted(set(statuses)) if status != "valid"},
-        "truncated": sum(p.finish_reason == "length" for p in result.predictions),
-        "ignored_schema_features": sorted(violated),
-        "ignored_feature_counts": dict(sorted(violated.items())),
-        "unenforceable_keywords_present": risky_keywords(schema),
-    }
-
-
-GRAMMAR_RISKY = ("pattern", "format", "minLength", "maxLength", "minItems", "maxItems", "minimum", "maximum")
-
-
-def risky_keywords(schema: Mapping[str, Any]) -> list[str]:
-    """Schema keywords (with the property path they sit on) that grammar backends often do not enforce.
-
-    Walks subschemas only (properties, items, combinators, definitions), so a property that happens
-    to be named like a keyword is not mistaken for one.
-    """
-    found: set[str] = set()
-
-    def walk(node: Any, path: str) -> None:
-        if not isinstance(node, Mapping):
-            return
-        found.update(f"{path}.{key}" if path else key for key in node if key in GRAMMAR_RISKY)
-        for name, sub in (node.get("properties") or {}).items():
-            walk(sub, f"{path}.{name}" if path else name)
-        for key in ("items", "additionalProperties", "not"):
-            walk(node.get(key), path)
-        for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
-            for sub in node.get(key) or []:
-                walk(sub, path)
-        for sub in (node.get("$defs") or {}).values():
-            walk(sub, path)
-
-    walk(schema, "")
-    return sorted(found)

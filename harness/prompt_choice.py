@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 from harness.batch_store import BatchStore
 from harness.cache_files import content_key, write_text
 from harness.engine.types import Engine
-from harness.evaluate import primary_value, score_candidate
+from harness.candidate_scores import primary_value, score_candidate
 from harness.predict import Batch, LoadProfile, run_batch
 from harness.prompts import template_source
 from harness.records import Record, records_hash

@@ -20,7 +20,8 @@ from harness.baseline_choice import DevStanding, choose_baseline
 from harness.batch_store import BatchStore
 from harness.convergence import training_notes
 from harness.cost import TokenPrice, api_cost_per_1k, break_even_requests, self_hosted_cost_per_1k, training_cost_usd
-from harness.evaluate import CandidateResult, compare_pair, guided_audit, primary_value, score_candidate
+from harness.candidate_scores import CandidateResult, guided_audit, primary_value, score_candidate
+from harness.evaluate import compare_pair
 from harness.metrics import METRICS, metric_def
 from harness.records import Record
 from harness.run_record import SCHEMA_VERSION, write_jsonl

@@ -1,4 +1,4 @@
-"""harness.evaluate on literal predictions and gold of the real contract_extraction task: scoring in
+"""harness.candidate_scores and harness.evaluate on literal predictions and gold of the real contract_extraction task: scoring in
 record order, paired comparisons (the primary diff IS the reported field_f1 gap), verdicts, guided audit."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import pytest
 from scipy.stats import binomtest
 
 from harness.errors import HarnessError
-from harness.evaluate import CandidateResult, compare_pair, guided_audit, risky_keywords, score_candidate
+from harness.candidate_scores import CandidateResult, guided_audit, risky_keywords, score_candidate
+from harness.evaluate import compare_pair
 from harness.metrics import record_field_f1
 from harness.prediction_log import Prediction
 from harness.records import Record
