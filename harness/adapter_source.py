@@ -3,21 +3,24 @@
 Training examples are the task's train (and dev) records rendered with the adapter's short prompt,
 the same prompt the adapter candidate is served with; the answer is the gold JSON. The training
 library keys the adapter by base model, data, template and settings, so a comparison reuses an
-adapter only when all of those match. This module knows nothing of engines or scoring.
+adapter only when all of those match. While a run uses a stored adapter it holds that adapter's
+shared use lock (`serving_adapter`), so another run's `--retrain` cannot replace the folder under it.
+This module knows nothing of engines or scoring.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from harness.errors import HarnessError
 from harness.precision import PrecisionDecision
 from harness.prompts import build_messages, gold_answer, template_source
 from harness.records import Record
 from harness.specs import TaskSpec, TrainSpec
-from harness.training.adapter_store import read_manifest
+from harness.training.adapter_store import adapter_in_use, read_manifest
 from harness.training.examples import TrainingExample
 from harness.training.train import TrainJob, train_adapter
 
@@ -55,3 +58,20 @@ def provide_adapter(job: TrainJob, given: Path | None) -> AdapterInfo:
     path = train_adapter(job)
     manifest = read_manifest(path)
     return AdapterInfo(path, manifest.get("key"), manifest, True)
+
+
+@contextmanager
+def serving_adapter(adapter: AdapterInfo | None) -> Iterator[None]:
+    """Hold the stored adapter's shared use lock while the run serves and checks it (a folder the user gave is not locked).
+
+    An adapter replaced between its training and this lock (another run's --retrain) is refused: the
+    run would serve weights its manifest does not describe.
+    """
+    if adapter is None or not adapter.trained_here or adapter.key is None:
+        yield
+        return
+    with adapter_in_use(adapter.path.parent, adapter.key):
+        if read_manifest(adapter.path) != adapter.manifest:
+            raise HarnessError("the adapter was replaced by another run (--retrain) after this run chose it", str(adapter.path),
+                               "run the comparison again")
+        yield

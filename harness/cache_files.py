@@ -5,7 +5,9 @@ reader looks and appears whole or not at all: a file is written to a unique temp
 own folder, flushed to disk and renamed over the target (`write_text`); a folder is built under a
 unique temporary name beside its target and renamed into place (`building`, `publish`), and when
 another process published the same entry meanwhile, the existing one is kept and ours discarded
-(or, where asked, ours replaces it). A crash leaves only a temporary name that no reader trusts.
+(or, where asked, ours replaces it). A crash leaves only a temporary name that no reader trusts;
+each temporary name carries its owner (pid@host), and the next publish beside it removes the
+remains of owners on this host that are no longer running (`sweep_abandoned`).
 Work too expensive to do twice for one key (training an adapter, merging it) runs under an
 inter-process lock (`key_lock`, fcntl.flock on a lock file beside the entry): the second process
 says it waits, then finds the first one's result. `content_key` is the one hash of a cache key's
@@ -20,13 +22,17 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
+import socket
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 LOCKS = ".locks"
+# `.<name>.<pid>@<host>-<8 hex>.<kind>`: a write, build or retired entry in progress, and who made it
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)@(?P<host>[A-Za-z0-9-]+)-[0-9a-f]{8}\.(?:tmp|building|retired)$")
 
 
 def content_key(parts: Mapping[str, Any], digits: int = 16, compact: bool = False) -> str:
@@ -46,7 +52,7 @@ def content_key(parts: Mapping[str, Any], digits: int = 16, compact: bool = Fals
 def write_text(path: Path, text: str) -> None:
     """Write `text` to `path` atomically: a unique temporary file in the same folder, fsync, rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    temporary = path.with_name(temporary_name(path.name, "tmp"))
     try:
         with temporary.open("w", encoding="utf-8") as handle:
             handle.write(text)
@@ -60,9 +66,46 @@ def write_text(path: Path, text: str) -> None:
 def temporary_folder(target: Path) -> Path:
     """A new, empty folder beside `target` under a unique name that no reader of `target` trusts."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    folder = target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.building")
+    sweep_abandoned(target.parent)
+    folder = target.with_name(temporary_name(target.name, "building"))
     folder.mkdir()
     return folder
+
+
+def temporary_name(name: str, kind: str) -> str:
+    """A unique hidden name for work in progress on `name`, naming its owner: `.<name>.<pid>@<host>-<hex>.<kind>`."""
+    return f".{name}.{os.getpid()}@{_host()}-{secrets.token_hex(4)}.{kind}"
+
+
+def sweep_abandoned(folder: Path) -> list[Path]:
+    """Remove the temporary files and folders in `folder` whose owner ran on this host and is gone (killed mid-write);
+    return what was removed. Names of live owners, of other hosts sharing the folder, or of no known form are left alone."""
+    removed = []
+    for path in folder.glob(".*"):
+        match = _TEMPORARY.match(path.name)
+        if match is None or match["host"] != _host() or _running(int(match["pid"])):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "localhost"
+
+
+def _running(pid: int) -> bool:
+    """Whether a process with this pid exists here (a reused pid counts as running: its remains are kept)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def publish(built: Path, target: Path, replace: bool = False) -> bool:
@@ -73,7 +116,7 @@ def publish(built: Path, target: Path, replace: bool = False) -> bool:
     """
     _sync_folder(built)
     if replace and target.exists():
-        retired = target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.retired")
+        retired = target.with_name(temporary_name(target.name, "retired"))
         try:
             target.rename(retired)
         except FileNotFoundError:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from harness.adapter_checks import check_static, parity, peft_greedy
-from harness.adapter_source import AdapterInfo, provide_adapter, train_job
+from harness.adapter_source import AdapterInfo, provide_adapter, serving_adapter, train_job
 from harness.baseline_cache import baseline_key, baseline_key_parts, cache_dir_for, restore, save
 from harness.batch_store import BatchStore
 from harness.data_stage import TaskData, provide_data
@@ -100,6 +100,14 @@ def compare_in(run_dir: Path, config: RunConfig, model_dir: Path, model_hash: st
     """Adapter, serving, checks and scoring of one run folder; returns its summary."""
     data.write_card(run_dir)
     adapter = adapter_for(config, model_dir, data)
+    with serving_adapter(adapter):
+        return serve_and_summarize(run_dir, config, (model_dir, model_hash), tokenizer, data, adapter)
+
+
+def serve_and_summarize(run_dir: Path, config: RunConfig, model: tuple[Path, str], tokenizer: Any, data: TaskData,
+                        adapter: AdapterInfo | None) -> dict[str, Any]:
+    """Serve every candidate (the adapter's files held unchanged meanwhile), check the adapter, and summarize."""
+    model_dir, model_hash = model
     static = check_static(adapter.path, model_dir, model_hash, config.engine.max_lora_rank) if adapter else None
     settings = dataclasses.replace(config.engine, model_dir=str(model_dir))
     builder = RequestBuilder(config.task, tokenizer, data.splits["few_shot_pool"], settings.max_model_len, config.seed)

@@ -20,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
-from harness.cache_files import write_text
+from harness.cache_files import sweep_abandoned, temporary_name, write_text
 from harness.errors import HarnessError
 from harness.precision import PrecisionDecision
 from harness.redaction import redact_text
@@ -140,7 +140,8 @@ def failure_marked(run_dir: Path) -> Iterator[None]:
 def point_latest(run_dir: Path) -> None:
     """Make reports/<task>/latest point at this run (atomically)."""
     link = run_dir.parent / "latest"
-    staging = run_dir.parent / f".latest-{secrets.token_hex(3)}"
+    sweep_abandoned(run_dir.parent)
+    staging = run_dir.parent / temporary_name("latest", "tmp")
     os.symlink(run_dir.name, staging)
     os.replace(staging, link)
 

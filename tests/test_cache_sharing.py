@@ -21,7 +21,7 @@ import pytest
 from conftest import write_cuad
 from harness.baseline_cache import restore, save
 from harness.batch_store import BatchStore
-from harness.cache_files import building, key_lock, write_text
+from harness.cache_files import building, key_lock, sweep_abandoned, temporary_name, write_text
 from harness.prediction_log import Prediction, append_prediction
 from harness.prompt_choice import PromptChoice, choice_path, load_choice, save_choice
 from harness.run_config import DataOptions
@@ -127,9 +127,21 @@ def test_a_process_killed_mid_publish_leaves_no_entry(tmp_path: Path) -> None:
     child.join()
     assert child.exitcode == -signal.SIGKILL
     assert not target.exists()  # merged_model trusts target/config.json: there is none
-    with building(target) as staging:  # the next run builds and publishes beside the dead one's remains
+    (remains,) = leftovers(target.parent)
+    with building(target) as staging:  # the next run builds and publishes, and clears the dead one's remains
         (staging / "config.json").write_text('{"whole": true}')
     assert json.loads((target / "config.json").read_text()) == {"whole": True}
+    assert f".{child.pid}@" in remains and leftovers(target.parent) == []
+
+
+def test_the_sweep_keeps_what_a_live_owner_or_another_host_is_writing(tmp_path: Path) -> None:
+    live = tmp_path / temporary_name("abc", "building")  # ours: this process is running
+    live.mkdir()
+    elsewhere = tmp_path / f".abc.{os.getpid() + 1_000_000}@some-other-host-{'0' * 8}.building"
+    elsewhere.mkdir()
+    unknown = tmp_path / ".abc.tmp"
+    unknown.write_text("")
+    assert sweep_abandoned(tmp_path) == [] and {p.name for p in tmp_path.iterdir()} == {live.name, elsewhere.name, unknown.name}
 
 
 # --- the data build ----------------------------------------------------------------------------------------------
@@ -311,3 +323,56 @@ def test_an_incomplete_build_left_in_place_by_an_older_version_is_an_error_not_t
     (stale / "train.jsonl").write_text('{"id": "half')
     with pytest.raises(HarnessError, match="incomplete data build"):
         build_data(None, str(cuad), str(cache))
+
+
+# --- an adapter in use is not replaced under the run serving it ---------------------------------------------------
+
+
+def fake_adapter(folder: Path, key: str, note: str) -> Path:
+    """A folder with every file a published adapter has; its manifest says which one it is (`note`)."""
+    from harness.training.adapter_store import ADAPTER_FILES
+
+    folder.mkdir(parents=True)
+    for name in ADAPTER_FILES:
+        (folder / name).write_text("{}")
+    (folder / "manifest.json").write_text(json.dumps({"key": key, "note": note}))
+    return folder
+
+
+def serve_for(store: str, key: str, seconds: float) -> str:
+    """Hold the adapter as a serving run does, and say which adapter was on disk at the end of the hold."""
+    from harness.adapter_source import AdapterInfo, serving_adapter
+    from harness.training.adapter_store import read_manifest
+
+    folder = Path(store) / key
+    with serving_adapter(AdapterInfo(folder, key, read_manifest(folder), True)):
+        (Path(store) / "serving").write_text("")
+        time.sleep(seconds)
+        return read_manifest(folder)["note"]
+
+
+def test_a_retrain_waits_for_the_run_serving_the_adapter_then_replaces_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.training.adapter_store import publish, read_manifest
+
+    key = "f" * 64
+    fake_adapter(tmp_path / key, key, "first")
+    with ProcessPoolExecutor(1, mp_context=SPAWN) as pool:
+        server = pool.submit(serve_for, str(tmp_path), key, 3.0)
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "serving").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        publish(fake_adapter(tmp_path / ".staging" / key, key, "retrained"), tmp_path, key)
+        assert server.result(timeout=120) == "first", "the serving run saw its adapter replaced under it"
+    assert read_manifest(tmp_path / key)["note"] == "retrained"
+    assert capsys.readouterr().out.startswith(f"[cache] waiting for another run's use of adapter {key[:12]}")
+    assert leftovers(tmp_path) == []
+
+
+def test_an_adapter_replaced_before_its_run_holds_it_is_refused(tmp_path: Path) -> None:
+    from harness.adapter_source import AdapterInfo, serving_adapter
+    from harness.errors import HarnessError
+
+    key = "e" * 64
+    folder = fake_adapter(tmp_path / key, key, "retrained meanwhile")
+    with pytest.raises(HarnessError, match="replaced by another run"), serving_adapter(AdapterInfo(folder, key, {"key": key, "note": "chosen"}, True)):
+        pass

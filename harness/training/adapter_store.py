@@ -6,6 +6,9 @@ training setting (plus the key scheme's version, so a change to what training me
 adapters). Training builds the folder under `<store>/.staging/<key>/` (with its checkpoints) and
 renames it into place when complete, so a folder under its key is always whole; it does so under
 the key's inter-process lock (`training_lock`), so two runs sharing a store train one adapter once.
+A run that serves a stored adapter holds the key's shared use lock (`adapter_in_use`); replacing a
+published adapter (`--retrain`) takes that lock exclusively, so it waits for those runs to finish
+instead of pulling the folder from under them.
 This module knows nothing of models or training; it does not import torch.
 """
 
@@ -91,12 +94,20 @@ def training_lock(store_dir: Path, key: str) -> AbstractContextManager[bool]:
     return key_lock(store_dir / key, f"training of adapter {key[:12]}")
 
 
+def adapter_in_use(store_dir: Path, key: str, exclusive: bool = False) -> AbstractContextManager[bool]:
+    """The use lock of the stored adapter `key`: shared while a run serves it, exclusive while it is replaced."""
+    what = f"use of adapter {key[:12]} (it is replaced once no run serves it)" if exclusive else f"replacement of adapter {key[:12]}"
+    return key_lock(store_dir / f"{key}.in-use", what, shared=not exclusive)
+
+
 def publish(built: Path, store_dir: Path, key: str) -> Path:
-    """Move a complete adapter folder to `<store>/<key>/` by rename, replacing an older one (hold `training_lock`)."""
+    """Move a complete adapter folder to `<store>/<key>/` by rename, replacing an older one once no run serves it
+    (hold `training_lock`)."""
     missing = [name for name in ADAPTER_FILES if not (built / name).is_file()]
     if missing:
         raise RuntimeError(f"refusing to publish {built}: missing {missing}")
     final = store_dir / key
-    publish_folder(built, final, replace=True)
+    with adapter_in_use(store_dir, key, exclusive=True):
+        publish_folder(built, final, replace=True)
     shutil.rmtree(staging_dir(store_dir, key), ignore_errors=True)
     return final
