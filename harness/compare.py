@@ -74,14 +74,31 @@ def engine_identity(config: RunConfig, settings: EngineSettings) -> dict[str, An
     return to_dict(settings) | {"endpoint": endpoint}
 
 
-def run_comparison(config: RunConfig) -> ComparisonOutcome:
+@dataclass(frozen=True)
+class RunInputs:
+    """What every command that serves the base model opens first: the model, its tokenizer and the task's data."""
+
+    model_dir: Path
+    model_hash: str
+    tokenizer: Any
+    data: TaskData
+
+
+def open_inputs(config: RunConfig) -> RunInputs:
+    """The cheap checks first (nothing heavy runs on a bad input), engines left by a killed run reaped,
+    then the model (converted once), its tokenizer and the data (built once)."""
     check_run(config)
     guard(config.paths.cache / "engines")
     model_dir, model_hash = provide_model(config)
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    data = provide_data(config.task, config.paths.cache, config.data, tokenizer)
+    return RunInputs(model_dir, model_hash, tokenizer, provide_data(config.task, config.paths.cache, config.data, tokenizer))
+
+
+def run_comparison(config: RunConfig) -> ComparisonOutcome:
+    inputs = open_inputs(config)
+    model_dir, model_hash, tokenizer, data = inputs.model_dir, inputs.model_hash, inputs.tokenizer, inputs.data
     run_dir = open_run(config.paths.reports, config.task.id, recorded_config(config, model_hash, data), config.resume_run_id)
     with failure_marked(run_dir):
         summary = compare_in(run_dir, config, model_dir, model_hash, tokenizer, data)

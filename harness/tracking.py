@@ -5,7 +5,9 @@ be written) and logs one parent run per comparison with one nested child run per
 data splits as dataset inputs of each (harness.mlflow_datasets), and the adapter under test as
 artifacts of its child run, registered as a model version (harness.model_registry); it returns the
 receipt the caller records in summary.json as `mlflow`. `log_training` logs one adapter training
-run. Values are copied, never computed: metric names are the run record's (a candidate's metrics
+run. A logging of the same run that was cut off earlier (a kill mid-way leaves its parent RUNNING,
+a store error leaves it FAILED) is deleted with its children before the new one, so each run has
+one parent in the store (`retire_unfinished`). Values are copied, never computed: metric names are the run record's (a candidate's metrics
 under their own names, `<metric>.ci_low`/`.ci_high`, `failures.<kind>`); the only derived value is
 the verdict as a number (`verdict_code`: adapter_loses -1, not_proven 0, adapter_wins 1); the
 verdict's power is logged on the parent as `verdict.power.mde`, `verdict.power.records_needed` and
@@ -170,6 +172,8 @@ def log_run(run_dir: Path, tracking_uri: str, experiment: str, *,
     tags = {"decision": summary["verdict"]["decision"], "task": summary["task"],
             "git_commit": required(summary, "environment", "git_commit"),
             "harness.run_id": summary["run_id"], "harness.kind": "comparison"}
+    for stale in retire_unfinished(client, exp_id, summary["run_id"]):
+        print(f"mlflow: deleted an unfinished earlier logging of this run (parent run {stale}) and its child runs")
     with mlflow_run(client, exp_id, f"{summary['task']}/{summary['run_id']}", tags) as parent:
         log_values(client, parent, parent_params(summary), parent_metrics(summary))
         log_splits(client, parent, summary, required(summary, "data", "splits"))
@@ -186,6 +190,18 @@ def log_run(run_dir: Path, tracking_uri: str, experiment: str, *,
     if optional(summary, "adapter") is not None and label in children:
         receipt["registered_model"] = register_adapter(client, children[label], summary, label)
     return receipt
+
+
+def retire_unfinished(client: MlflowClient, exp_id: str, harness_run_id: str) -> list[str]:
+    """Delete (MLflow's soft delete) every parent run of `harness_run_id` that did not finish, and its children;
+    return the deleted parents' ids."""
+    parents = [run for run in client.search_runs([exp_id], f"tags.`harness.run_id` = '{harness_run_id}'")
+               if run.info.status != "FINISHED" and PARENT_RUN_TAG not in run.data.tags]
+    for parent in parents:
+        for child in client.search_runs([exp_id], f"tags.`{PARENT_RUN_TAG}` = '{parent.info.run_id}'"):
+            client.delete_run(child.info.run_id)
+        client.delete_run(parent.info.run_id)
+    return [parent.info.run_id for parent in parents]
 
 
 def history_metrics(history: Sequence[Mapping[str, Any]]) -> list[tuple[int, dict[str, float]]]:

@@ -1,14 +1,17 @@
 """A real comparison killed at every stage, resumed each time, ends exactly as an uninterrupted one.
 
 The harness runs as a user runs it (`python -m harness.cli compare`, in-process vLLM on the CPU,
-the embedded model, a LoRA trained here), on small synthetic splits. The test watches the run from
-outside and kills it when the next stage is under way: `kill -9` mid-training (after a checkpoint),
-`kill -9` mid-way through the base engine's test batches, SIGTERM while the merged engine serves,
-and `kill -9` once summary.json is written (the report and MLflow still to come). After each kill,
-every process the harness had started (vLLM's engine core and workers) must be gone, by itself or
-reaped by the next run, and each bare `--resume` continues the newest unfinished run. At the end
-every batch holds each record exactly once (no request sent twice, torn lines dropped), and the
-run is complete with its report and its MLflow parent run.
+the embedded model, a LoRA trained here), on small splits of the real contracts. The test watches
+the run from outside and kills it when the next stage is under way: `kill -9` mid data build,
+mid-training (after a checkpoint), mid-way through each prompt-only candidate's test batch (two at
+a time in flight, so the batch is provably unfinished), SIGTERM while the merged engine serves,
+`kill -9` once summary.json is written (the report still to come), and `kill -9` while MLflow
+logs the finished run, which `harness log` then logs whole. After each kill, every process the
+harness had started (vLLM's engine core and workers) must be gone, by itself or reaped by the next
+run, and each bare `--resume` continues the newest unfinished run. A torn last line (a write cut
+off by a kill) is planted once. At the end every batch holds each record exactly once (no request
+sent twice, the torn line dropped), every batch that was complete at a kill is byte-for-byte
+unchanged, and the run is complete with its report and one finished MLflow parent run.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -30,10 +34,12 @@ from harness.model_prep import prepare_default_model
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK = "contract_extraction"
-TEST_N, DEV_N = 4, 2
-SIZES = ["--synthetic", "--train-size", "16", "--few-shot-pool-size", "4", "--dev-size", str(DEV_N), "--test-size", str(TEST_N)]
-# 12 optimizer steps: a checkpoint is written at step 10, so the kill in training lands after one.
-RUN = [*SIZES, "--max-steps", "12", "--parity-sample", "0", "--canaries", "2", "--serving", "merged", "--min-records", str(TEST_N)]
+TEST_N, DEV_N, CANARIES = 4, 2, 2
+SIZES = ["--train-size", "16", "--few-shot-pool-size", "4", "--dev-size", str(DEV_N), "--test-size", str(TEST_N)]
+# 12 optimizer steps: a checkpoint is written at step 10, so the kill in training lands after one. Two requests
+# in flight: when a batch's first line is written, at least two of its four requests are not yet sent.
+RUN = [*SIZES, "--max-steps", "12", "--parity-sample", "0", "--canaries", str(CANARIES), "--serving", "merged",
+       "--min-records", str(TEST_N), "--concurrency", "2"]
 STAGE_TIMEOUT_S = 1500
 
 pytestmark = pytest.mark.slow
@@ -45,7 +51,7 @@ class Harness:
     def __init__(self, base: Path, name: str, *extra: str) -> None:
         self.log = base / f"{name}.log"
         args = ["--root", str(ROOT), "--cache-dir", str(base / "cache"), "--reports-dir", str(base / "reports"),
-                "--tracking-uri", f"sqlite:///{base}/mlruns.db"]
+                "--tracking-uri", tracking_uri(base)]
         with self.log.open("w") as out:
             self.process = subprocess.Popen([sys.executable, "-m", "harness.cli", "compare", TASK, *args, *RUN, *extra], cwd=ROOT,
                                             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -95,6 +101,10 @@ def wait_gone(run: Harness, within_s: float) -> list[str]:
     return run.survivors()
 
 
+def tracking_uri(base: Path) -> str:
+    return f"sqlite:///{base}/mlruns.db"
+
+
 def lines(path: Path) -> int:
     return len(path.read_text().splitlines()) if path.is_file() else 0
 
@@ -108,20 +118,47 @@ def batch_has(base: Path, name: str, n: int) -> Callable[[], bool]:
     return lambda: (run := newest_run(base)) is not None and lines(run / "raw" / name) >= n
 
 
+def expected_lines(batch: Path) -> int:
+    return {"test": TEST_N, "dev": DEV_N, "canary": CANARIES}[batch.name.split(".")[-2]]
+
+
+def data_build_under_way(base: Path) -> Callable[[], bool]:
+    return lambda: any(p.name.endswith(".building") for p in (base / "cache" / "data" / TASK).glob(".*"))
+
+
+def mlflow_logging_under_way(base: Path) -> Callable[[], bool]:
+    """True once MLflow holds a child run of an unfinished parent: the run is being logged."""
+    def logging() -> bool:
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{base}/mlruns.db?mode=ro", uri=True, timeout=1)) as db:
+                return db.execute("SELECT count(*) FROM tags t JOIN runs p ON p.run_uuid = t.value "
+                                  "WHERE t.key = 'mlflow.parentRunId' AND p.status = 'RUNNING'").fetchone()[0] > 0
+        except sqlite3.Error:  # no store yet, or its tables are being created
+            return False
+    return logging
+
+
+# (what is under way, when to kill, the signal, whether it resumes a run, the batch it kills mid-way)
+KILLS = [
+    ("the data build", data_build_under_way, signal.SIGKILL, False, None),
+    ("a training checkpoint", lambda base: lambda: any((p / "state.json").is_file() and not p.name.endswith(".partial")
+                                                       for p in (base / "cache" / "adapters").rglob("checkpoint-*")), signal.SIGKILL, False, None),
+    *[(f"{label}'s test batch", lambda base, label=label: batch_has(base, f"{label}.test.jsonl", 1), signal.SIGKILL, True,
+       f"{label}.test.jsonl") for label in ("best_prompt", "few_shot", "guided_json")],
+    ("the merged engine's test batch", lambda base: batch_has(base, "lora_short@merged.test.jsonl", 1), signal.SIGTERM, True,
+     "lora_short@merged.test.jsonl"),
+    ("summary.json", lambda base: lambda: (run := newest_run(base)) is not None and (run / "summary.json").is_file(), signal.SIGKILL, True, None),
+    ("MLflow logging", mlflow_logging_under_way, signal.SIGKILL, True, None),
+]
+
+
 def test_a_comparison_killed_at_every_stage_resumes_to_exact_counts(tmp_path: Path) -> None:
     model = prepare_default_model(ROOT / ".cache")
     (tmp_path / "cache" / "models").mkdir(parents=True)
     (tmp_path / "cache" / "models" / model.name).symlink_to(model)
-    kills = [
-        ("a training checkpoint", lambda: any((p / "state.json").is_file() and not p.name.endswith(".partial")
-                                               for p in (tmp_path / "cache" / "adapters").rglob("checkpoint-*")), signal.SIGKILL),
-        ("two base-engine test predictions", batch_has(tmp_path, "best_prompt.test.jsonl", 2), signal.SIGKILL),
-        ("a merged-engine test prediction", batch_has(tmp_path, "lora_short@merged.test.jsonl", 1), signal.SIGTERM),
-        ("summary.json", lambda: (run := newest_run(tmp_path)) is not None and (run / "summary.json").is_file(), signal.SIGKILL),
-    ]
     runs: list[Harness] = []
     try:
-        check_every_stage(tmp_path, kills, runs)
+        check_every_stage(tmp_path, runs)
     finally:
         for run in runs:  # a failed check leaves nothing running
             if run.process.poll() is None:
@@ -131,34 +168,58 @@ def test_a_comparison_killed_at_every_stage_resumes_to_exact_counts(tmp_path: Pa
                     os.kill(pid, signal.SIGKILL)
 
 
-def check_every_stage(tmp_path: Path, kills: list[tuple[str, Callable[[], bool], signal.Signals]], runs: list[Harness]) -> None:
+def check_every_stage(tmp_path: Path, runs: list[Harness]) -> None:
     previous: Harness | None = None
-    for step, (what, ready, sig) in enumerate(kills):
-        run = Harness(tmp_path, f"run{step}", *(["--resume"] if step else []))
+    finished: dict[Path, bytes] = {}  # batches complete at some kill: they must end unchanged
+    for step, (what, ready, sig, resume, batch) in enumerate(KILLS):
+        run = Harness(tmp_path, f"run{step}", *(["--resume"] if resume else []))
         runs.append(run)
-        code = run.kill_when(ready, sig, what)
+        code = run.kill_when(ready(tmp_path), sig, what)
         assert code == (-signal.SIGKILL if sig == signal.SIGKILL else 128 + signal.SIGTERM), (what, code)
+        if batch is not None:
+            assert lines(newest_run(tmp_path) / "raw" / batch) < TEST_N, f"the kill during {what} came after the batch was done"
         if sig == signal.SIGTERM:
             assert not wait_gone(run, 10), f"SIGTERM left engine processes running: {run.survivors()}"
             status = json.loads((newest_run(tmp_path) / "status.json").read_text())
             assert status["status"] == "failed", status
         if previous is not None:
             assert not previous.survivors(), f"processes of the run killed before {what} outlived the next run's start: {previous.survivors()}"
+        if batch == "best_prompt.test.jsonl":
+            with (newest_run(tmp_path) / "raw" / batch).open("a") as log:
+                log.write('{"record_id": "torn mid-wr')  # what a kill during a write leaves
+        if newest_run(tmp_path) is not None:
+            finished |= {log: log.read_bytes() for log in (newest_run(tmp_path) / "raw").glob("*.jsonl") if lines(log) == expected_lines(log)}
         previous = run
-    assert "[train] resuming from the checkpoint at step 10" in runs[1].log.read_text(), "training resumed from its checkpoint"
-    last = Harness(tmp_path, "final", "--resume")
-    runs.append(last)
-    assert last.finish() == 0, last.log.read_text()[-3000:]
-    assert not wait_gone(previous, 10), f"processes of a killed run outlived the final run: {previous.survivors()}"
+    log = tmp_path / "harness-log.log"
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "log", str(newest_run(tmp_path)), "--tracking-uri", tracking_uri(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    log.write_text(done.stdout + done.stderr)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "deleted an unfinished earlier logging of this run" in done.stdout
+    assert not wait_gone(previous, 10), f"processes of a killed run outlived the last run: {previous.survivors()}"
+    check_the_finished_run(tmp_path, runs, finished)
 
+
+def check_the_finished_run(tmp_path: Path, runs: list[Harness], finished: dict[Path, bytes]) -> None:
+    from mlflow.tracking import MlflowClient
+
+    assert "[train] resuming from the checkpoint at step 10" in runs[2].log.read_text(), "training resumed from its checkpoint"
+    assert not [p for p in (tmp_path / "cache").rglob(".*") if p.name.endswith((".building", ".retired", ".tmp"))], "a killed build was left"
     run_dir = newest_run(tmp_path)
     assert [p.name for p in (tmp_path / "reports" / TASK).glob("2*")] == [run_dir.name], "every resume continued the one run"
     assert json.loads((run_dir / "status.json").read_text())["status"] == "complete"
     for log in (run_dir / "raw").glob("*.jsonl"):
         ids = [json.loads(line)["record_id"] for line in log.read_text().splitlines()]
-        expected = {"test": TEST_N, "dev": DEV_N, "canary": 2}[log.name.split(".")[-2]]
-        assert len(ids) == len(set(ids)) == expected, (log.name, ids)
+        assert len(ids) == len(set(ids)) == expected_lines(log), (log.name, ids)
+    assert all(log.read_bytes() == before for log, before in finished.items()), "a batch complete at a kill was rewritten"
     summary = json.loads((run_dir / "summary.json").read_text())
     assert all(entry["metrics"]["n"] == TEST_N for entry in summary["candidates"].values())
     assert summary["adapter"]["manifest"]["settings"]["max_steps"] == 12 and summary["adapter_checks"]["liveness"]["passed"]
-    assert (run_dir / "report.html").is_file() and summary["mlflow"]["parent_run_id"]
+    assert summary["engine"]["session"].startswith("not started") and summary["engine"]["merged"]["session"].startswith("not started")
+    assert (run_dir / "report.html").is_file()
+    client = MlflowClient(tracking_uri(tmp_path))
+    parents = client.search_runs([client.get_experiment_by_name(summary["mlflow"]["experiment"]).experiment_id],
+                                 f"tags.`harness.run_id` = '{run_dir.name}'")
+    assert [p.info.run_id for p in parents] == [summary["mlflow"]["parent_run_id"]] and parents[0].info.status == "FINISHED"
+    children = client.search_runs([parents[0].info.experiment_id], f"tags.`mlflow.parentRunId` = '{parents[0].info.run_id}'")
+    assert sorted(c.info.run_name for c in children) == sorted(summary["candidates"])

@@ -6,9 +6,9 @@ One comparison (small splits) runs once per module; the tests read its run recor
 trained adapter passes (exit 0, reusing the cached baseline; its version becomes the champion), an
 under-trained adapter is blocked (exit 1), an adapter for another base model stops before any
 scoring (exit 2). `harness curve` runs on the same data and cache, so its baselines are the
-comparison's, and its smallest adapter is the under-trained one the gate blocks. One test
-interrupts the comparison's run and resumes it; the last ones open `make ui` and report.html in a
-headless Chromium (tests/review_browser.py). Engine starts dominate this module's time on a 2-core
+comparison's, and its smallest adapter is the under-trained one the gate blocks (resuming a run
+killed at each stage is tests/test_crash_resume.py's). The last tests open `make ui` and report.html
+in a headless Chromium (tests/review_browser.py). Engine starts dominate this module's time on a 2-core
 CPU (tens of seconds each), so every test reuses what an earlier one built.
 """
 
@@ -262,23 +262,6 @@ def test_gate_stops_an_adapter_for_another_base_before_scoring(workspace: Worksp
     assert all(not (run / "raw").exists() and not (run / "summary.json").exists() for run in new_runs)
 
 
-def test_resume_finishes_an_interrupted_run_without_resending_done_requests(compared: tuple[Path, dict], workspace: Workspace) -> None:
-    run_dir, _ = compared
-    log = run_dir / "raw" / "best_prompt.test.jsonl"
-    lines = log.read_text().splitlines(keepends=True)
-    log.write_text("".join(lines[:-4]) + lines[-4][:25])  # four requests lost, one torn mid-write
-    (run_dir / "summary.json").unlink()
-    untouched = run_dir / "raw" / "few_shot.test.jsonl"
-    before = untouched.read_bytes()
-    done = harness(workspace, "compare", TASK, *workspace.args(), *SIZES, *VERDICT, *TRAIN, *BOTH_SERVINGS, "--parity-sample", "3",
-                   "--tracking-uri", workspace.tracking_uri, "--resume", run_dir.name, log="resume")
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert len(log.read_text().splitlines()) == TEST_N and untouched.read_bytes() == before
-    resumed = json.loads((run_dir / "summary.json").read_text())
-    assert resumed["candidates"]["best_prompt"]["metrics"]["n"] == TEST_N
-    assert "session" not in resumed["engine"] and resumed["engine"]["merged"]["session"].startswith("not started")
-
-
 def test_make_ui_shows_the_comparison_and_the_champion_in_a_browser(compared: tuple[Path, dict], gated: tuple, workspace: Workspace,
                                                                     tmp_path: Path) -> None:
     from mlflow.tracking import MlflowClient
@@ -304,7 +287,7 @@ def test_report_opens_in_a_browser(compared: tuple[Path, dict], tmp_path: Path) 
     from harness.report.formatting import decision_words
 
     run_dir = compared[0]
-    summary = json.loads((run_dir / "summary.json").read_text())  # as the resume test left it
+    summary = json.loads((run_dir / "summary.json").read_text())
     with chromium() as browser, review(browser, tmp_path) as view:
         check_report(view, run_dir / "report.html", decision_words(summary["verdict"]["decision"])[0],
                      len(list((run_dir / "plots").glob("*.png"))))

@@ -115,6 +115,23 @@ def test_an_undefined_power_logs_no_metric_for_it(tmp_path: Path) -> None:
     assert run.data.params["verdict.power.note"] == "undefined: 1 record(s)"
 
 
+def test_logging_again_deletes_an_earlier_logging_that_was_cut_off(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_dir = write_run_folder(tmp_path)
+    write_report(run_dir)
+    run_id = json.loads((run_dir / "summary.json").read_text())["run_id"]
+    uri = f"sqlite:///{tmp_path}/mlruns.db"
+    client = MlflowClient(uri)
+    experiment_id = client.create_experiment(EXPERIMENT, artifact_location=str(tmp_path / "artifacts"))
+    cut_off = client.create_run(experiment_id, tags={"harness.run_id": run_id}, run_name="killed mid-way").info.run_id
+    child = client.create_run(experiment_id, tags={PARENT_RUN_TAG: cut_off}, run_name="best_prompt").info.run_id
+    other = client.create_run(experiment_id, tags={"harness.run_id": "another-run"}).info.run_id  # not this run's: kept
+    parent = log_run(run_dir, uri, EXPERIMENT)["parent_run_id"]
+    assert f"deleted an unfinished earlier logging of this run (parent run {cut_off})" in capsys.readouterr().out
+    assert [client.get_run(r).info.lifecycle_stage for r in (cut_off, child, other, parent)] == ["deleted", "deleted", "active", "active"]
+    live = client.search_runs([experiment_id], f"tags.`harness.run_id` = '{run_id}'")
+    assert [r.info.run_id for r in live] == [parent] and live[0].info.status == "FINISHED"
+
+
 def test_a_long_param_is_cut_with_a_marker(logged: dict) -> None:
     value = logged["client"].get_run(logged["parent_id"]).data.params[
         "engine.engine_args.chat_template"]

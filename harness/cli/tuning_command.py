@@ -10,11 +10,8 @@ import asyncio
 import dataclasses
 
 from harness.batch_store import BatchStore
-from harness.compare import engine_identity, provide_model
-from harness.data_stage import provide_data
+from harness.compare import engine_identity, open_inputs
 from harness.engine.factory import open_engine
-from harness.engine.lifetime import guard
-from harness.preflight import check_run
 from harness.prompt_choice import PromptChoice, choice_key, save_choice, tune_prompt
 from harness.requests import RequestBuilder
 from harness.run_config import RunConfig
@@ -24,13 +21,8 @@ from harness.specs import tuned_candidate
 
 def run_prompt_search(config: RunConfig) -> PromptChoice:
     """Score every variant on dev, save the choice where comparisons look for it, print it."""
-    from transformers import AutoTokenizer
-
-    check_run(config)
-    guard(config.paths.cache / "engines")
-    model_dir, model_hash = provide_model(config)
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    data = provide_data(config.task, config.paths.cache, config.data, tokenizer)
+    inputs = open_inputs(config)
+    model_dir, model_hash, tokenizer, data = inputs.model_dir, inputs.model_hash, inputs.tokenizer, inputs.data
     settings = dataclasses.replace(config.engine, model_dir=str(model_dir))
     tuned = tuned_candidate(config.candidates)
     key = choice_key(config.task, model_hash, data.splits["dev"], tuned, engine_identity(config, settings))
