@@ -121,14 +121,15 @@ async def run_job_batch(engine: Engine, plan: ServingPlan, batch: Batch) -> None
 
 async def serve_base(plan: ServingPlan, builder: RequestBuilder, settings: EngineSettings, mode: str, url: str | None) -> BaseSession:
     """The prompt search, the base canaries and every batch the base engine serves; no engine when all are done."""
-    if plan.choice and mode == "inprocess" and not pending(plan, builder, base_jobs(plan, plan.choice.winner)):
+    known = pending(plan, builder, base_jobs(plan, plan.choice.winner)) if plan.choice else None  # None: the search decides
+    if known == [] and mode == "inprocess":
         return BaseSession(plan.choice, None, describe_inprocess(settings) | {"session": SKIPPED})
     adapters = {ADAPTER_NAME: str(plan.adapter_dir)} if plan.adapter_dir else {}
     async with open_engine(settings, mode, url, adapters) as engine:
         cold = await engine.load_adapter(ADAPTER_NAME, str(plan.adapter_dir)) if plan.adapter_dir else None
         choice = plan.choice or await tune_prompt(engine, builder, plan.task, plan.splits["dev"], tuned_candidate(plan.candidates),
                                                   plan.store, plan.profile, plan.choice_key)
-        for batch in pending(plan, builder, base_jobs(plan, choice.winner)):
+        for batch in known if known is not None else pending(plan, builder, base_jobs(plan, choice.winner)):
             await run_job_batch(engine, plan, batch)
         return BaseSession(choice, cold, engine.describe())
 
