@@ -83,7 +83,7 @@ def sweep_abandoned(folder: Path) -> list[Path]:
     removed = []
     for path in folder.glob(".*"):
         match = _TEMPORARY.match(path.name)
-        if match is None or match["host"] != _host() or _running(int(match["pid"])):
+        if match is None or match["host"] != _host() or process_running(int(match["pid"])):
             continue
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
@@ -97,7 +97,7 @@ def _host() -> str:
     return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "localhost"
 
 
-def _running(pid: int) -> bool:
+def process_running(pid: int) -> bool:
     """Whether a process with this pid exists here (a reused pid counts as running: its remains are kept)."""
     try:
         os.kill(pid, 0)

@@ -20,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
-from harness.cache_files import sweep_abandoned, temporary_name, write_text
+from harness.cache_files import process_running, sweep_abandoned, temporary_name, write_text
 from harness.errors import HarnessError
 from harness.precision import PrecisionDecision
 from harness.redaction import redact_text
@@ -71,15 +71,7 @@ def running_elsewhere(run_dir: Path) -> bool:
         pid = int(json.loads((run_dir / STATUS_FILE).read_text())["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return False
-    if run_status(run_dir) != "running" or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return run_status(run_dir) == "running" and pid != os.getpid() and process_running(pid)
 
 
 def newest_unfinished(base: Path) -> Path | None:
