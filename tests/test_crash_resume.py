@@ -4,8 +4,9 @@ The harness runs as a user runs it (`python -m harness.cli compare`, in-process 
 the embedded model, a LoRA trained here), on small splits of the real contracts. The test watches
 the run from outside and kills it when the next stage is under way: `kill -9` mid data build,
 mid-training (after a checkpoint), mid-way through each prompt-only candidate's test batch (two at
-a time in flight, so the batch is provably unfinished), SIGTERM while the merged engine serves,
-`kill -9` once summary.json is written (the report still to come), and `kill -9` while MLflow
+a time in flight, so the batch is provably unfinished; SIGTERM for the last of them, which must end
+with exit 143, status `failed` and no engine process left), mid-way through the merged engine's,
+once summary.json is written (the report still to come), and while MLflow
 logs the finished run, which `harness log` then logs whole. After each kill, every process the
 harness had started (vLLM's engine core and workers) must be gone, by itself or reaped by the next
 run, and each bare `--resume` continues the newest unfinished run. A torn last line (a write cut
@@ -143,9 +144,9 @@ KILLS = [
     ("the data build", data_build_under_way, signal.SIGKILL, False, None),
     ("a training checkpoint", lambda base: lambda: any((p / "state.json").is_file() and not p.name.endswith(".partial")
                                                        for p in (base / "cache" / "adapters").rglob("checkpoint-*")), signal.SIGKILL, False, None),
-    *[(f"{label}'s test batch", lambda base, label=label: batch_has(base, f"{label}.test.jsonl", 1), signal.SIGKILL, True,
-       f"{label}.test.jsonl") for label in ("best_prompt", "few_shot", "guided_json")],
-    ("the merged engine's test batch", lambda base: batch_has(base, "lora_short@merged.test.jsonl", 1), signal.SIGTERM, True,
+    *[(f"{label}'s test batch", lambda base, label=label: batch_has(base, f"{label}.test.jsonl", 1), sig, True,
+       f"{label}.test.jsonl") for label, sig in (("best_prompt", signal.SIGKILL), ("few_shot", signal.SIGKILL), ("guided_json", signal.SIGTERM))],
+    ("the merged engine's test batch", lambda base: batch_has(base, "lora_short@merged.test.jsonl", 1), signal.SIGKILL, True,
      "lora_short@merged.test.jsonl"),
     ("summary.json", lambda base: lambda: (run := newest_run(base)) is not None and (run / "summary.json").is_file(), signal.SIGKILL, True, None),
     ("MLflow logging", mlflow_logging_under_way, signal.SIGKILL, True, None),
