@@ -8,15 +8,8 @@ from pathlib import PurePosixPath
 from harness.baseline_cache import baseline_key, baseline_key_parts
 from harness.cache_files import content_key
 from harness.training.adapter_store import key_of
+from test_baseline_cache import PARTS as BASELINE_PARTS  # the baseline key's fixed inputs
 
-BASELINE_PARTS = {
-    "model_hash": "m" * 64,
-    "data_hashes": {"dev": "d1", "test": "t1"},
-    "recipes": {"best_prompt": {"prompt": "best", "shots": 0}},
-    "templates": {"extract_plain": "Extract: {{ text }}"},
-    "engine": {"max_model_len": 4096, "dtype": "bfloat16"},
-    "load_profile": {"concurrency": 4, "warmup_requests": 2},
-}
 ADAPTER_PARTS = {"key_scheme": 2, "base_model_hash": "b" * 64, "dataset_hash": "d" * 64,
                  "prompt_template": "Extract the fields — as JSON.",
                  "settings": {"rank": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]}, "train_dtype": "float32"}
