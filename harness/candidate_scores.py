@@ -3,7 +3,7 @@
 Pure functions: each output is scored (harness.scoring) and the request outcomes are aggregated
 into the typed metric set (harness.metrics); a guided-decoding candidate also gets an audit of its
 schema compliance. Used on dev (the prompt search, the baseline pick) and on test alike. This
-module knows nothing of engines, comparisons, verdicts or files.
+module knows nothing of running engines (it reads their recorded `Usage`), comparisons, verdicts or files.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 
 from jsonschema import Draft202012Validator
 
+from harness.engine.types import Usage
 from harness.metrics import MetricSet, RequestOutcome, aggregate
 from harness.prediction_log import Prediction
 from harness.records import Record
@@ -32,8 +33,9 @@ class CandidateResult:
 
 
 def score_candidate(task: TaskSpec, candidate: str, records: Sequence[Record], predictions: Sequence[Prediction],
-                    wall_seconds: float, cost_usd_per_1k: float | None) -> CandidateResult:
-    """Score a candidate's predictions (same order as records) and aggregate its metrics."""
+                    wall_seconds: float, cost_usd_per_1k: float | None, usage: Usage = Usage()) -> CandidateResult:
+    """Score a candidate's predictions (same order as records) and aggregate its metrics, with the
+    engine's `usage` while it served them."""
     if [p.record_id for p in predictions] != [r.id for r in records]:
         raise ValueError(f"{candidate}: predictions are not over the records in order")
     scores = tuple(score_output(p.text, task.schema, task.fields, r.gold) for p, r in zip(predictions, records))
@@ -42,7 +44,9 @@ def score_candidate(task: TaskSpec, candidate: str, records: Sequence[Record], p
                        tokens_out=p.completion_tokens, failed=p.error is not None)
         for s, p in zip(scores, predictions)
     ]
-    return CandidateResult(candidate, tuple(predictions), scores, aggregate(outcomes, wall_seconds, cost_usd_per_1k))
+    metrics = aggregate(outcomes, wall_seconds, cost_usd_per_1k, peak_memory_bytes=usage.peak_memory_bytes,
+                        memory_note=usage.memory_measure, kv_cache_usage_peak=usage.kv_cache_usage_peak)
+    return CandidateResult(candidate, tuple(predictions), scores, metrics)
 
 
 def primary_value(result: CandidateResult, metric: str) -> float:

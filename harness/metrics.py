@@ -76,6 +76,13 @@ METRICS: tuple[MetricDef, ...] = (
               "Mean generated tokens per request that returned output."),
     MetricDef("throughput_tokens_out_per_s", "tokens/s", "higher_is_better",
               "Generated tokens over the batch's wall-clock seconds."),
+    MetricDef("throughput_rps", "requests/s", "higher_is_better",
+              "Requests over the batch's wall-clock seconds, under the run's load profile."),
+    MetricDef("peak_memory_bytes", "bytes", "lower_is_better",
+              "Peak memory the engine held while serving the batch: resident memory of its process tree "
+              "on CPU, GPU memory in use on CUDA (the run record says which)."),
+    MetricDef("kv_cache_usage_peak", "ratio", "neutral",
+              "Highest share of the engine's KV cache in use while serving the batch, as vLLM reported it."),
     MetricDef("cost_usd_per_1k_requests", "USD", "lower_is_better",
               "Cost of 1000 requests under the run's stated cost model."),
 )
@@ -237,9 +244,12 @@ class _Collector:
 
 
 def aggregate(requests: Sequence[RequestOutcome], wall_seconds: float,
-              cost_usd_per_1k: float | None = None, *, n_resamples: int = 2000, seed: int = 0,
-              confidence: float = 0.95) -> MetricSet:
-    """All metrics of one candidate's batch. `wall_seconds` is the batch's measured wall time."""
+              cost_usd_per_1k: float | None = None, *, peak_memory_bytes: int | None = None,
+              memory_note: str = "not sampled", kv_cache_usage_peak: float | None = None,
+              n_resamples: int = 2000, seed: int = 0, confidence: float = 0.95) -> MetricSet:
+    """All metrics of one candidate's batch. `wall_seconds` is the batch's measured wall time; the
+    engine's peak memory (with `memory_note` saying why when it is None) and KV-cache use are measured
+    by the caller while the batch was served."""
     out = _Collector(n_resamples, seed, confidence, values={"n": len(requests)})
     if not requests:
         return MetricSet(out.values, missing={d.name: "no requests" for d in METRICS
@@ -252,5 +262,8 @@ def aggregate(requests: Sequence[RequestOutcome], wall_seconds: float,
         _percentile_metric(name, q, [r.latency_s for r in requests], out)
     _percentile_metric("ttft_p95_s", 95.0, [r.ttft_s for r in requests], out)
     out.values["throughput_tokens_out_per_s"] = sum(r.tokens_out for r in requests) / wall_seconds
+    out.values["throughput_rps"] = len(requests) / wall_seconds
+    out.put("peak_memory_bytes", peak_memory_bytes, memory_note)
+    out.put("kv_cache_usage_peak", kv_cache_usage_peak, "the engine reported no KV-cache usage")
     out.put("cost_usd_per_1k_requests", cost_usd_per_1k, "no cost model was given")
     return MetricSet(out.values, out.intervals, out.missing, out.excluded)

@@ -23,6 +23,7 @@ from harness.batch_store import BatchStore
 from harness.engine.factory import open_engine
 from harness.engine.inprocess import describe_inprocess
 from harness.engine.types import Engine, EngineSettings
+from harness.engine.usage import sample_usage
 from harness.errors import HarnessError
 from harness.predict import Batch, LoadProfile, run_batch
 from harness.prompt_choice import PromptChoice, tune_prompt
@@ -115,8 +116,10 @@ def pending(plan: ServingPlan, builder: RequestBuilder, jobs: Sequence[Job]) -> 
 
 
 async def run_job_batch(engine: Engine, plan: ServingPlan, batch: Batch) -> None:
-    """Run one batch's pending requests and add the wall time spent to the store."""
-    await run_batch(engine, batch, plan.profile, lambda seconds: plan.store.add_wall_seconds(batch.candidate, batch.split, seconds))
+    """Run one batch's pending requests; add the wall time spent and the engine's peak usage to the store."""
+    async with sample_usage(engine) as usage:
+        await run_batch(engine, batch, plan.profile, lambda seconds: plan.store.add_wall_seconds(batch.candidate, batch.split, seconds))
+    plan.store.add_usage(batch.candidate, batch.split, usage)
 
 
 async def serve_base(plan: ServingPlan, builder: RequestBuilder, settings: EngineSettings, mode: str, url: str | None) -> BaseSession:

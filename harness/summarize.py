@@ -70,7 +70,7 @@ def score_label(facts: RunFacts, store: BatchStore, label: str, split: str, pric
     predictions = [logged[r.id] for r in records]
     wall = store.wall_seconds(label, split)
     cost = self_hosted_cost_per_1k(wall, len(records), facts.price_usd_per_hour) if priced else None
-    return score_candidate(facts.task, label, records, predictions, wall, cost)
+    return score_candidate(facts.task, label, records, predictions, wall, cost, store.usage(label, split))
 
 
 def dev_standings(facts: RunFacts, store: BatchStore) -> list[DevStanding]:

@@ -42,7 +42,8 @@ REQUESTS = (
 
 @pytest.fixture(scope="module")
 def metric_set() -> MetricSet:
-    return aggregate(REQUESTS, wall_seconds=4.0, cost_usd_per_1k=0.5, n_resamples=200)
+    return aggregate(REQUESTS, wall_seconds=4.0, cost_usd_per_1k=0.5, peak_memory_bytes=3 << 30,
+                     kv_cache_usage_peak=0.125, n_resamples=200)
 
 
 @pytest.mark.parametrize(("name", "expected"), [
@@ -63,6 +64,9 @@ def metric_set() -> MetricSet:
     ("tokens_in_mean", 200.0),   # over the 3 requests that returned: a failure's 0 tokens are not averaged
     ("tokens_out_mean", 40 / 3),
     ("throughput_tokens_out_per_s", 10.0),
+    ("throughput_rps", 1.0),   # 4 requests (a failure included: it was sent) over 4 wall seconds
+    ("peak_memory_bytes", 3 << 30),
+    ("kv_cache_usage_peak", 0.125),
     ("cost_usd_per_1k_requests", 0.5),
 ])
 def test_aggregate_values(metric_set: MetricSet, name: str, expected: float) -> None:
@@ -89,14 +93,17 @@ def test_percentiles_carry_seeded_intervals(metric_set: MetricSet) -> None:
     for name, interval in metric_set.intervals.items():
         assert interval.low <= metric_set.value(name) <= interval.high
         assert interval.confidence == 0.95
-    again = aggregate(REQUESTS, wall_seconds=4.0, cost_usd_per_1k=0.5, n_resamples=200)
+    again = aggregate(REQUESTS, wall_seconds=4.0, cost_usd_per_1k=0.5, peak_memory_bytes=3 << 30,
+                      kv_cache_usage_peak=0.125, n_resamples=200)
     assert again == metric_set
 
 
 def test_uncomputable_metrics_are_absent_with_a_reason() -> None:
     requests = [_request(_score(a=TN), ttft=None), _request(_score(a=TN), ttft=None)]
-    result = aggregate(requests, wall_seconds=1.0, n_resamples=50)
+    result = aggregate(requests, wall_seconds=1.0, memory_note="not measured: a server this run did not start", n_resamples=50)
     assert result.missing == {
+        "peak_memory_bytes": "not measured: a server this run did not start",
+        "kv_cache_usage_peak": "the engine reported no KV-cache usage",
         "field_f1": "no gold or predicted value in any field of any record",
         "field_f1.a": "field 'a' has no gold or predicted value",
         "field_f1_macro": "no field has any gold or predicted value",

@@ -2,8 +2,8 @@
 
 `python3 -m harness.bench.wall --label NAME -- make compare TASK=contract_extraction` runs the
 command, samples the resident memory of the command and every descendant (vLLM's engine runs in
-child processes) once a second from /proc, and writes reports/benchmarks/<label>-<time>.json with
-the machine it ran on. Standard library only, so it can time a first run before `.venv` exists.
+child processes) once a second (harness.process_memory), and writes
+reports/benchmarks/<label>-<time>.json with the machine it ran on. Standard library only, so it can time a first run before `.venv` exists.
 It knows nothing of what the command does.
 """
 
@@ -19,32 +19,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def children_of() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                parent = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            tree.setdefault(parent, []).append(int(entry))
-    return tree
-
-
-def tree_rss_bytes(root: int) -> int:
-    """Resident memory of a process and all its descendants now."""
-    tree, total, stack = children_of(), 0, [root]
-    while stack:
-        pid = stack.pop()
-        stack.extend(tree.get(pid, []))
-        try:
-            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
-        except (OSError, IndexError, ValueError):
-            continue
-    return total
+from harness.process_memory import tree_rss_bytes
 
 
 def machine() -> str:

@@ -2,7 +2,8 @@
 
 Requests stream back token deltas, so time to first token and end-to-end latency are measured per
 request even when many run concurrently (continuous batching). Adapters are `LoRARequest`s on the
-same engine; `load_adapter` times the cold load separately from any request. This module knows
+same engine; `load_adapter` times the cold load separately from any request. A stat logger keeps the
+highest KV-cache usage the scheduler reports, for harness.engine.usage. This module knows
 nothing of tasks, prompts or scoring.
 """
 
@@ -26,10 +27,11 @@ class InProcessEngine:
 
         self.settings = settings
         self._adapters: dict[str, Any] = {}
+        self._kv_peak: list[float | None] = [None]
         # vLLM spawns its engine core from this process: the preloads must be in its environment at exec.
         os.environ.update(settings.runtime.environment(os.environ))
         args = AsyncEngineArgs(**engine_kwargs(settings))
-        self._engine = AsyncLLM.from_engine_args(args)
+        self._engine = AsyncLLM.from_engine_args(args, stat_loggers=[kv_cache_logger(self._kv_peak)])
         record_descendants()  # its engine core and workers: a later run reaps them if this one is killed -9
 
     async def load_adapter(self, name: str, path: str) -> float:
@@ -82,6 +84,14 @@ class InProcessEngine:
     def describe(self) -> Mapping[str, Any]:
         return describe_inprocess(self.settings)
 
+    def memory_root(self) -> int:
+        """This process: it holds the engine's front end, and its engine core and workers are its children."""
+        return os.getpid()
+
+    async def kv_cache_usage(self) -> float | None:
+        peak, self._kv_peak[0] = self._kv_peak[0], None
+        return peak
+
     def close(self) -> None:
         """Shut the engine down and drop it now (not at interpreter exit, when vLLM's cleanup fails)."""
         self._engine.shutdown()
@@ -108,6 +118,24 @@ def engine_kwargs(settings: EngineSettings) -> dict[str, Any]:
         "seed": settings.seed,
         "enforce_eager": settings.enforce_eager,
     }
+
+
+def kv_cache_logger(peak: list[float | None]) -> type:
+    """A vLLM stat logger class that keeps in `peak[0]` the highest KV-cache usage its scheduler reported."""
+    from vllm.v1.metrics.loggers import StatLoggerBase
+
+    class KvCachePeak(StatLoggerBase):
+        def __init__(self, vllm_config: Any, engine_index: int = 0) -> None:
+            pass
+
+        def record(self, scheduler_stats: Any, iteration_stats: Any, mm_cache_stats: Any = None, engine_idx: int = 0) -> None:
+            if scheduler_stats is not None:
+                peak[0] = max(peak[0] or 0.0, scheduler_stats.kv_cache_usage)
+
+        def log_engine_initialized(self) -> None:
+            pass
+
+    return KvCachePeak
 
 
 def sampling_params(request: GenerationRequest) -> Any:

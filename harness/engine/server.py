@@ -4,7 +4,7 @@ Requests go to `/v1/completions` with the prompt as token ids (the same ids the 
 receives) and `stream: true`, so time to first token is measured at the first streamed text and
 token counts come from the server's usage report. Adapters are served by name: passed with
 `--lora-modules` when the harness starts the server, or loaded through `/v1/load_lora_adapter` on
-a server the user runs. This module knows HTTP and vLLM's server arguments, nothing of tasks.
+a server the user runs. KV-cache usage is read from the server's Prometheus `/metrics`. This module knows HTTP and vLLM's server arguments, nothing of tasks.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from dataclasses import asdict
 from typing import Any, Mapping
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from harness.engine.inprocess import engine_kwargs
 from harness.engine.lifetime import release, spawn
@@ -28,6 +29,7 @@ from harness.errors import HarnessError
 from harness.redaction import redact_uri
 
 STARTUP_TIMEOUT_S = 600.0
+KV_CACHE_GAUGE = "vllm:kv_cache_usage_perc"
 
 
 def server_command(settings: EngineSettings, port: int, adapters: Mapping[str, str]) -> list[str]:
@@ -181,6 +183,21 @@ class ServerEngine:
     def describe(self) -> Mapping[str, Any]:
         return {"mode": "server", "url": self.shown_url, "engine_args": engine_kwargs(self.settings) if self._process else None,
                 "server_command": self._command, "runtime": asdict(self.settings.runtime) if self._process else None}
+
+    def memory_root(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    async def kv_cache_usage(self) -> float | None:
+        """The KV-cache usage gauge of the server's Prometheus `/metrics` now; None when it exports none."""
+        try:
+            response = await self._client.get("/metrics")
+        except httpx.HTTPError:
+            return None
+        if response.status_code != 200:
+            return None
+        families = text_string_to_metric_families(response.text)
+        values = [sample.value for family in families if family.name == KV_CACHE_GAUGE for sample in family.samples]
+        return max(values) if values else None
 
     def close(self) -> None:
         if self._process:

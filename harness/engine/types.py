@@ -1,7 +1,8 @@
 """What goes into an engine and what comes out, independent of the serving mode.
 
 `EngineSettings` is the frozen, recorded description of an engine (the same for every candidate of a
-comparison); `GenerationRequest` and `GenerationResult` are one request and its timed outcome.
+comparison); `GenerationRequest` and `GenerationResult` are one request and its timed outcome; `Usage` is what the
+engine held while serving a batch.
 This module imports nothing from vLLM and knows nothing of tasks or scoring.
 """
 
@@ -56,6 +57,16 @@ class GenerationResult:
     finish_reason: str | None
 
 
+@dataclass
+class Usage:
+    """What an engine held while serving a batch (harness.engine.usage): peak memory with what was measured
+    (or why nothing was), and the peak share of the KV cache in use; None when not measured."""
+
+    peak_memory_bytes: int | None = None
+    memory_measure: str = "not sampled"
+    kv_cache_usage_peak: float | None = None
+
+
 class RequestFailed(Exception):
     """One request failed in the engine or on its way there (transport, server answer, engine error).
 
@@ -70,10 +81,18 @@ class RequestFailed(Exception):
 class Engine(Protocol):
     """An async engine: both serving modes implement this; `generate` raises `RequestFailed` for a failed request."""
 
+    settings: EngineSettings
+
     async def generate(self, request: GenerationRequest) -> GenerationResult: ...
 
     async def load_adapter(self, name: str, path: str) -> float: ...
 
     def describe(self) -> Mapping[str, Any]: ...
+
+    def memory_root(self) -> int | None:
+        """The pid whose process tree holds the engine; None when it runs elsewhere (a server given by URL)."""
+
+    async def kv_cache_usage(self) -> float | None:
+        """Share of the KV cache in use (0..1), the highest since the last call where the engine keeps it; None if unreported."""
 
     def close(self) -> None: ...
