@@ -24,12 +24,14 @@ from harness.specs import TaskSpec
 
 @dataclass(frozen=True)
 class CandidateResult:
-    """One candidate on one split: its predictions in record order, their scores and metrics."""
+    """One candidate on one split: its predictions in record order, their scores and metrics, and
+    what the engine held while serving them."""
 
     candidate: str
     predictions: tuple[Prediction, ...]
     scores: tuple[RecordScore, ...]
     metrics: MetricSet
+    usage: Usage = Usage()
 
 
 def score_candidate(task: TaskSpec, candidate: str, records: Sequence[Record], predictions: Sequence[Prediction],
@@ -46,7 +48,7 @@ def score_candidate(task: TaskSpec, candidate: str, records: Sequence[Record], p
     ]
     metrics = aggregate(outcomes, wall_seconds, cost_usd_per_1k, peak_memory_bytes=usage.peak_memory_bytes,
                         memory_note=usage.memory_measure, kv_cache_usage_peak=usage.kv_cache_usage_peak)
-    return CandidateResult(candidate, tuple(predictions), scores, metrics)
+    return CandidateResult(candidate, tuple(predictions), scores, metrics, usage)
 
 
 def primary_value(result: CandidateResult, metric: str) -> float:

@@ -117,9 +117,9 @@ def pending(plan: ServingPlan, builder: RequestBuilder, jobs: Sequence[Job]) -> 
 
 async def run_job_batch(engine: Engine, plan: ServingPlan, batch: Batch) -> None:
     """Run one batch's pending requests; add the wall time spent and the engine's peak usage to the store."""
-    async with sample_usage(engine) as usage:
+    async with sample_usage(engine) as peaks:
         await run_batch(engine, batch, plan.profile, lambda seconds: plan.store.add_wall_seconds(batch.candidate, batch.split, seconds))
-    plan.store.add_usage(batch.candidate, batch.split, usage)
+    plan.store.add_usage(batch.candidate, batch.split, peaks.usage())
 
 
 async def serve_base(plan: ServingPlan, builder: RequestBuilder, settings: EngineSettings, mode: str, url: str | None) -> BaseSession:

@@ -104,6 +104,7 @@ def candidate_entry(result: CandidateResult, candidate: CandidateSpec, serving: 
         "metrics": metrics["values"],
         "intervals": {k: [v["ci_low"], v["ci_high"]] for k, v in metrics["intervals"].items()},
         "missing_metrics": metrics["missing"],
+        "memory_measure": result.usage.memory_measure,
         "per_field_f1": {k.split(".", 1)[1]: v for k, v in metrics["values"].items() if k.startswith("field_f1.")},
         "failures": {"empty": statuses.count("empty") - failed, "not_json": statuses.count("not_json"),
                      "schema_invalid": statuses.count("schema_invalid"), "request_failed": failed},

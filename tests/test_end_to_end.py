@@ -108,6 +108,18 @@ def test_compare_records_every_candidate_with_its_metrics(compared: tuple[Path, 
     assert few_shot["tokens_in_mean"] > 2 * best["tokens_in_mean"]
 
 
+def test_compare_measures_the_memory_and_throughput_of_serving_each_candidate(compared: tuple[Path, dict]) -> None:
+    run_dir, summary = compared
+    for label, entry in summary["candidates"].items():
+        metrics = entry["metrics"]
+        assert entry["memory_measure"] == "resident memory of the engine's process tree (sum of RSS)", label
+        assert 1 << 29 < metrics["peak_memory_bytes"] < 64 << 30, label  # the engine holds at least its weights
+        assert 0 < metrics["kv_cache_usage_peak"] <= 1, label
+        assert metrics["throughput_tokens_out_per_s"] / metrics["throughput_rps"] == pytest.approx(metrics["tokens_out_mean"]), label
+    html = (run_dir / "report.html").read_text()
+    assert "peak_memory_bytes" in html and "Training peak memory: " in html and " GiB (max RSS (getrusage))" in html
+
+
 def test_compare_proves_the_adapter_before_scoring_it(compared: tuple[Path, dict]) -> None:
     _, summary = compared
     checks = summary["adapter_checks"]

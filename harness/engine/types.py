@@ -57,7 +57,7 @@ class GenerationResult:
     finish_reason: str | None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Usage:
     """What an engine held while serving a batch (harness.engine.usage): peak memory with what was measured
     (or why nothing was), and the peak share of the KV cache in use; None when not measured."""

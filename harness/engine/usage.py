@@ -1,8 +1,8 @@
 """What an engine holds while it serves a batch: peak memory and peak KV-cache use, sampled.
 
 `sample_usage(engine)` is an async context that, alongside the batch's requests, samples every
-`interval_s` the memory the engine holds and the KV-cache share vLLM reports, and leaves their
-peaks in a `Usage` when the batch ends. Memory is the resident memory of the engine's process tree
+`interval_s` the memory the engine holds and the KV-cache share vLLM reports; `Peaks.usage()` is
+the batch's `Usage` when it ends. Memory is the resident memory of the engine's process tree
 on CPU (the harness process with an in-process engine's core and workers, or the server process
 the harness started; harness.process_memory) and the GPU memory in use on CUDA (device-wide, from
 `nvidia-smi`, so nothing here opens a CUDA context). A server the harness did not start is not
@@ -43,36 +43,47 @@ def memory_probe(engine: Engine) -> tuple[str, object]:
     return "resident memory of the engine's process tree (sum of RSS)", lambda: tree_rss_bytes(root)
 
 
-@contextlib.asynccontextmanager
-async def sample_usage(engine: Engine, interval_s: float = INTERVAL_S) -> AsyncIterator[Usage]:
-    """Sample the engine's memory and KV-cache use until the block ends; the yielded `Usage` then holds the peaks."""
-    usage = Usage()
-    usage.memory_measure, probe = memory_probe(engine)
+class Peaks:
+    """The running peaks of one batch; `usage()` is what they came to."""
 
-    async def sample() -> None:
-        nonlocal probe
-        if probe is not None:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.measure, self.probe = memory_probe(engine)
+        self.memory: int | None = None
+        self.kv_cache: float | None = None
+
+    async def sample(self) -> None:
+        if self.probe is not None:
             try:
-                held = await asyncio.to_thread(probe)
+                held = await asyncio.to_thread(self.probe)
             except (OSError, subprocess.SubprocessError, ValueError) as exc:  # a failed measurement, not a failed batch
-                usage.peak_memory_bytes, usage.memory_measure, probe = None, f"not measured: {type(exc).__name__}: {exc}", None
-                return
-            usage.peak_memory_bytes = max(usage.peak_memory_bytes or 0, held)
-        kv = await engine.kv_cache_usage()
+                self.memory, self.measure, self.probe = None, f"not measured: {type(exc).__name__}: {exc}", None
+            else:
+                self.memory = max(self.memory or 0, held)
+        kv = await self.engine.kv_cache_usage()
         if kv is not None:
-            usage.kv_cache_usage_peak = max(usage.kv_cache_usage_peak or 0.0, kv)
+            self.kv_cache = max(self.kv_cache or 0.0, kv)
+
+    def usage(self) -> Usage:
+        return Usage(self.memory, self.measure, self.kv_cache)
+
+
+@contextlib.asynccontextmanager
+async def sample_usage(engine: Engine, interval_s: float = INTERVAL_S) -> AsyncIterator[Peaks]:
+    """Sample the engine's memory and KV-cache use until the block ends; then `peaks.usage()` holds the peaks."""
+    peaks = Peaks(engine)
 
     async def keep_sampling() -> None:
         while True:
-            await sample()
+            await peaks.sample()
             await asyncio.sleep(interval_s)
 
     await engine.kv_cache_usage()  # drop what an earlier batch left in the engine's running peak
     sampler = asyncio.create_task(keep_sampling())
     try:
-        yield usage
+        yield peaks
     finally:
         sampler.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sampler
-    await sample()  # the state at the end of the batch, when it ended normally
+    await peaks.sample()  # the state at the end of the batch, when it ended normally

@@ -1,8 +1,8 @@
 """The report's second half: the evidence behind the verdict and the run's provenance.
 
 Sections for the adapter (manifest highlights, adapter checks, dynamic vs merged serving), cost
-(the price assumption and break-even, stated as recorded, and `cost.api_comparison` when the run
-priced a hosted API), the guided-decoding audit, the data (splits with their origin labelled real
+(the price assumption and break-even, stated as recorded, `cost.api_comparison` when the run
+priced a hosted API, and the memory and throughput of serving each candidate beside training's), the guided-decoding audit, the data (splits with their origin labelled real
 or synthetic, and the data card embedded whole) and the environment. An optional summary.json
 section that the run did not record gets a sentence saying so, never invented values. This module
 computes no numbers and knows nothing about output formats.
@@ -20,6 +20,7 @@ from harness.report.run_folder import optional, required
 ORIGIN_LABELS = {"cuad": "real (CUAD contracts)", "synthetic": "synthetic (generated)",
                  "none": "no records"}
 MEASURED_ONLY = "measured"
+RESOURCE_METRICS = ("latency_p95_s", "throughput_rps", "throughput_tokens_out_per_s", "peak_memory_bytes", "kv_cache_usage_peak")
 MANIFEST_HIGHLIGHTS = ("key", "base_model", "base_model_hash", "dataset_hash", "settings",
                        "train_seconds", "tokens_per_second", "peak_memory_bytes", "train_loss",
                        "dev_loss", "versions")
@@ -117,9 +118,29 @@ def cost_table(summary: Mapping[str, Any]) -> Table:
     return Table(header, rows)
 
 
+def resources_table(summary: Mapping[str, Any]) -> Table:
+    """Per candidate: what serving it held (peak memory, KV cache) beside its latency and throughput."""
+    defs = summary["metric_defs"]
+    rows = tuple((cid, *(format_metric(defs, name, candidate["metrics"].get(name)) for name in RESOURCE_METRICS))
+                 for cid, candidate in summary["candidates"].items())
+    return Table(("candidate", *RESOURCE_METRICS), rows, note=resources_note(summary))
+
+
+def resources_note(summary: Mapping[str, Any]) -> str:
+    """What the memory column measured (or why it is empty), and what training held, as recorded."""
+    measures = {candidate.get("memory_measure", "not recorded") for candidate in summary["candidates"].values()}
+    adapter = optional(summary, "adapter")
+    manifest = adapter["manifest"] if adapter else {}
+    training = ("no adapter was trained by this run's manifest" if "peak_memory_bytes" not in manifest else
+                f"{format_number(manifest['peak_memory_bytes'], 'bytes')} ({manifest.get('peak_memory_measure', 'measure not recorded')})")
+    load = required(summary, "engine", "load_profile")
+    return (f"Memory: {'; '.join(sorted(measures))}. Training peak memory: {training}. Throughput under the load "
+            f"profile {format_value(load)}.")
+
+
 def cost_section(summary: Mapping[str, Any]) -> Section:
-    """The price assumption, training cost and break-even, then cost per candidate."""
-    return Section("Cost", (Bullets(cost_items(summary)), cost_table(summary)))
+    """The price assumption, training cost and break-even, cost per candidate, then the resources serving held."""
+    return Section("Cost", (Bullets(cost_items(summary)), cost_table(summary), resources_table(summary)))
 
 
 def guided_section(summary: Mapping[str, Any]) -> Section:

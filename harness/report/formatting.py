@@ -14,7 +14,8 @@ from typing import Any
 MISSING = "—"
 """Shown in a table cell for a metric the run did not compute for that candidate."""
 
-_DECIMALS_BY_UNIT = {"ratio": 3, "s": 3, "tokens": 1, "tokens/s": 1, "USD": 4, "records": 0}
+_DECIMALS_BY_UNIT = {"ratio": 3, "s": 3, "tokens": 1, "tokens/s": 1, "requests/s": 2, "USD": 4, "records": 0}
+_GIB = 1 << 30
 _SIGNIFICANT_DIGITS = 4  # for numbers whose unit is not in _DECIMALS_BY_UNIT
 _SMALLEST_P_SHOWN = 0.0001
 
@@ -41,11 +42,13 @@ def decision_words(decision: str) -> tuple[str, str]:
 
 
 def format_number(value: float | int | None, unit: str | None = None, signed: bool = False) -> str:
-    """A number at its unit's precision; without a known unit an integer is written as is and a
-    float with 4 significant digits. None -> MISSING."""
+    """A number at its unit's precision (bytes as GiB); without a known unit an integer is written as
+    is and a float with 4 significant digits. None -> MISSING."""
     if value is None:
         return MISSING
     sign = "+" if signed else ""
+    if unit == "bytes":
+        return f"{value / _GIB:{sign},.2f} GiB"
     if unit in _DECIMALS_BY_UNIT:
         return f"{value:{sign},.{_DECIMALS_BY_UNIT[unit]}f}"
     if isinstance(value, int) and not isinstance(value, bool):
