@@ -13,12 +13,13 @@ import asyncio
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from harness.adapter_checks import check_static, parity, peft_greedy
 from harness.adapter_source import AdapterInfo, provide_adapter, serving_adapter, train_job
 from harness.baseline_cache import baseline_key, baseline_key_parts, cache_dir_for, restore, save
 from harness.batch_store import BatchStore
+from harness.data.slices import derive_slices, slice_name
 from harness.data_stage import TaskData, provide_data
 from harness.merge import merged_model
 from harness.model_prep import base_model_dir, model_fingerprint
@@ -27,6 +28,7 @@ from harness.engine.types import EngineSettings
 from harness.precision import PrecisionDecision, decide_precision
 from harness.prompt_choice import choice_key, load_choice, save_choice
 from harness.prompts import template_source
+from harness.records import Record, records_hash, write_records
 from harness.requests import RequestBuilder
 from harness.run_config import RunConfig
 from harness.preflight import check_run
@@ -130,9 +132,12 @@ def serve_and_summarize(run_dir: Path, config: RunConfig, model: tuple[Path, str
     builder = RequestBuilder(config.task, tokenizer, data.splits["few_shot_pool"], settings.max_model_len, config.seed)
     key = choice_key(config.task, model_hash, data.splits["dev"], tuned_candidate(config.candidates), engine_identity(config, settings))
     store = BatchStore(run_dir)
-    cache = baseline_cache_for(config, model_hash, data, settings)
+    slices = derive_slices(config.task, data.splits["test"], config.slice_records)
+    write_slices(run_dir, slices)
+    splits = {**data.splits, **slices}
+    cache = baseline_cache_for(config, model_hash, data, settings, slices)
     restored = restore(cache.folder, store, cache.batches) if config.reuse_baseline else []
-    plan = ServingPlan(config.task, config.candidates, data.splits, store, config.load, load_choice(config.paths.cache, config.task, key),
+    plan = ServingPlan(config.task, config.candidates, splits, store, config.load, load_choice(config.paths.cache, config.task, key),
                        key, adapter.path if adapter else None, config.adapter.serving, config.adapter.liveness_canaries)
     session = asyncio.run(serve_base(plan, builder, settings, config.engine_mode, config.server_url))
     save_choice(config.paths.cache, config.task, session.choice)
@@ -147,7 +152,7 @@ def serve_and_summarize(run_dir: Path, config: RunConfig, model: tuple[Path, str
         sections["adapter"] = adapter_section(adapter, settings)
         sections["adapter_checks"] = {"base_model_match": static, "liveness": adapter_liveness(plan),
                                       "parity": parity_check(config, model_dir, adapter, builder, store, data)}
-    facts = RunFacts(config.task, config.candidates, data.splits, session.choice, config.adapter.serving, config.adapter.verdict_serving,
+    facts = RunFacts(config.task, config.candidates, splits, session.choice, config.adapter.serving, config.adapter.verdict_serving,
                      config.price_usd_per_hour, config.token_price, config.seed, sections)
     return summarize(facts, store, run_dir, run_dir.name)
 
@@ -176,14 +181,22 @@ class BaselineCache:
                                "prompt templates, engine settings with the serving endpoint, and load profile all match these parts"}
 
 
-def baseline_cache_for(config: RunConfig, model_hash: str, data: TaskData, settings: EngineSettings) -> BaselineCache:
+def write_slices(run_dir: Path, slices: Mapping[str, Sequence[Record]]) -> None:
+    """Each edge-case slice's variants in the run folder (`slices/<name>.jsonl`), to read beside its scores."""
+    for split, records in slices.items():
+        write_records(run_dir / "slices" / f"{slice_name(split)}.jsonl", records)
+
+
+def baseline_cache_for(config: RunConfig, model_hash: str, data: TaskData, settings: EngineSettings,
+                       slices: Mapping[str, Sequence[Record]]) -> BaselineCache:
     prompt_only = [c for c in config.candidates if not c.adapter]
-    batches = [(c.id, split) for c in prompt_only for split in ("dev", "test")]
+    batches = [(c.id, split) for c in prompt_only for split in ("dev", "test", *slices)]
     batches += [(f"tune.{variant}", "dev") for variant in config.task.prompts.variants] + [(BASE_CANARIES, CANARY_SPLIT)]
     templates = {name: template_source(config.task, name) for name in (*config.task.prompts.variants, config.task.prompts.adapter)}
     recipes = {c.id: to_dict(c) for c in prompt_only} | {BASE_CANARIES: to_dict(canary_candidate(False)) | {
         "records": config.adapter.liveness_canaries}}
-    parts = baseline_key_parts(model_hash, data.hashes, recipes, templates,
+    hashes = dict(data.hashes) | {split: records_hash(records) for split, records in slices.items()}
+    parts = baseline_key_parts(model_hash, hashes, recipes, templates,
                                engine_identity(config, settings), to_dict(config.load))
     key = baseline_key(parts)
     return BaselineCache(cache_dir_for(config.paths.cache, config.task.id, key), key, parts, tuple(batches))

@@ -2,7 +2,8 @@
 
 Pure functions over two scored candidates (harness.candidate_scores): paired statistics between the
 adapter and the baseline (harness.permutation for p-values, harness.stats for intervals,
-Holm-corrected across the tests) and the verdict (harness.verdict). Both candidates are scored on
+Holm-corrected across the tests) and the verdict (harness.verdict); the same paired difference on
+each edge-case slice, Holm-corrected across slices. Both candidates are scored on
 the same records in the same order, so every comparison is paired. This module knows nothing of
 engines, MLflow or files.
 """
@@ -10,15 +11,16 @@ engines, MLflow or files.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 from harness.candidate_scores import CandidateResult
 from harness.errors import HarnessError
 from harness.metrics import record_field_counts
 from harness.specs import GateSpec
 from harness.permutation import PermutationTest, permutation_mean, permutation_micro_f1
-from harness.stats import PairedComparison, holm, mcnemar_exact, paired_bootstrap, paired_bootstrap_micro_f1
-from harness.verdict import Evidence, Verdict, decide
+from harness.stats import (Interval, PairedComparison, bootstrap_distribution, holm, mcnemar_exact, micro_f1_bootstrap,
+                           paired_bootstrap, paired_bootstrap_micro_f1, percentile_interval)
+from harness.verdict import Evidence, SliceFinding, Verdict, decide
 
 PER_RECORD_RATES = {
     "record_exact_rate": lambda s: float(s.record_exact),
@@ -39,13 +41,14 @@ _SECONDARY = {"schema_valid_rate": lambda s: s.status == "valid", "record_exact_
 
 
 def compare_pair(adapter: CandidateResult, baseline: CandidateResult, gate: GateSpec, seed: int,
-                 notes: tuple[str, ...] = ()) -> Comparison:
+                 notes: tuple[str, ...] = (), slices: tuple[SliceFinding, ...] = ()) -> Comparison:
     """The primary metric's paired permutation test (its p-value) and paired bootstrap (its CI and
     SE), and exact McNemar tests of schema validity and record exactness, Holm-corrected together.
 
     One family tests each quantity once: when the primary metric is itself schema_valid_rate or
     record_exact_rate, its permutation test (the exact McNemar test of a 0/1 metric) is that
-    quantity's only test. `notes` (e.g. training warnings) are added to the verdict's reasons.
+    quantity's only test. `notes` (e.g. training warnings) are added to the verdict's reasons;
+    `slices` (from `compare_slices`) feed the verdict's slice reasons and optional check.
     """
     ids = ([p.record_id for p in adapter.predictions], [p.record_id for p in baseline.predictions])
     primary = paired_primary(adapter, baseline, gate.primary_metric, ids, seed)
@@ -57,8 +60,26 @@ def compare_pair(adapter: CandidateResult, baseline: CandidateResult, gate: Gate
             *(_row(adapter, baseline, metric, "mcnemar_exact", _rate_diff(adapter, baseline, metric), None, None, result.p_value,
                    adjusted[metric], None, len(adapter.scores), method="exact", b01=result.b01, b10=result.b10)
               for metric, result in secondary.items()))
-    evidence = Evidence(primary, test, adjusted[gate.primary_metric], adjusted["schema_valid_rate"], len(adjusted), notes)
+    evidence = Evidence(primary, test, adjusted[gate.primary_metric], adjusted["schema_valid_rate"], len(adjusted), notes, slices)
     return Comparison(rows, decide(gate, adapter.metrics, baseline.metrics, evidence))
+
+
+def compare_slices(pairs: Mapping[str, tuple[CandidateResult, CandidateResult]], metric: str, seed: int) -> tuple[SliceFinding, ...]:
+    """Per edge-case slice, (adapter, baseline) scored on its variants: the primary metric's paired
+    bootstrap difference and permutation p-value, Holm-corrected across the slices (one family)."""
+    paired = {name: (paired_primary(a, b, metric, ([p.record_id for p in a.predictions], [p.record_id for p in b.predictions]), seed),
+                     primary_test(a, b, metric, seed).p_value) for name, (a, b) in pairs.items() if a.predictions}
+    adjusted = holm({name: p for name, (_, p) in paired.items()}) if paired else {}
+    return tuple(SliceFinding(name, result.mean_diff, result.ci, adjusted[name], result.n) for name, (result, _) in paired.items())
+
+
+def primary_interval(result: CandidateResult, metric: str, seed: int) -> Interval:
+    """The bootstrap interval of one candidate's primary metric over its records."""
+    if metric == "field_f1":
+        return micro_f1_bootstrap([record_field_counts(s) for s in result.scores], seed=seed)[1]
+    per_record = _per_record(metric)
+    values = [per_record(s) for s in result.scores]
+    return percentile_interval(bootstrap_distribution(values, lambda sample: sample.mean(axis=1), 10_000, seed), 0.95)
 
 
 def _per_record(metric: str) -> Any:

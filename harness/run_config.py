@@ -81,6 +81,7 @@ class RunConfig:
     resume_run_id: str | None = None
     reuse_baseline: bool = False
     seed: int = 13
+    slice_records: int | None = None  # test records per edge-case slice (None: the task's slices.records; 0: none)
     precision: PrecisionDecision | None = None  # the run's device/dtype decision (EngineSettings carries the dtype)
 
 

@@ -3,7 +3,7 @@
 The base session loads the adapter as a `LoRARequest` (timing its cold load apart from any
 request), earns the best prompt on dev unless a choice is recorded, runs the prompt-only
 candidates on dev (to pick the strongest baseline there, never on test) and then every candidate
-on test under the same load profile. The merged session serves the adapter folded into a copy of
+on test and on each edge-case slice under the same load profile. The merged session serves the adapter folded into a copy of
 the base with identical engine settings. Liveness canaries are two batches: the base model's greedy
 outputs (a prompt-only batch, cached with the baseline) and the adapter's, from the engine that
 serves the verdict's adapter. A session whose every batch is already complete (restored from the
@@ -20,6 +20,7 @@ from typing import Any, Mapping, Sequence
 
 from harness.adapter_checks import liveness
 from harness.batch_store import BatchStore
+from harness.data.slices import is_slice
 from harness.engine.factory import open_engine
 from harness.engine.inprocess import describe_inprocess
 from harness.engine.types import Engine, EngineSettings
@@ -57,6 +58,10 @@ class ServingPlan:
     def canary_records(self) -> list[Record]:
         return list(self.splits["few_shot_pool"])[: self.canaries]
 
+    def scored_splits(self) -> tuple[str, ...]:
+        """Where every candidate is scored: test, then each edge-case slice."""
+        return ("test", *(split for split in self.splits if is_slice(split)))
+
 
 @dataclass(frozen=True)
 class BaseSession:
@@ -88,7 +93,7 @@ def base_jobs(plan: ServingPlan, winner: str) -> list[Job]:
     jobs = [Job(BASE_CANARIES, canary_candidate(False), plan.task.prompts.adapter, CANARY_SPLIT)] if plan.adapter_dir else []
     tuned = tuned_candidate(plan.candidates)
     jobs += [Job(c.id, c, resolve_template(c, plan.task, winner), "dev") for c in plan.candidates if not c.adapter and c != tuned]
-    jobs += [Job(c.id, c, resolve_template(c, plan.task, winner), "test") for c in plan.candidates
+    jobs += [Job(c.id, c, resolve_template(c, plan.task, winner), split) for split in plan.scored_splits() for c in plan.candidates
              if not c.adapter or "dynamic" in plan.serving]
     if plan.adapter_dir and "merged" not in plan.serving:
         jobs.append(Job(ADAPTER_CANARIES, canary_candidate(True), plan.task.prompts.adapter, CANARY_SPLIT))
@@ -98,8 +103,8 @@ def base_jobs(plan: ServingPlan, winner: str) -> list[Job]:
 def merged_jobs(plan: ServingPlan, winner: str) -> list[Job]:
     """The merged engine's batches: the adapter candidates on test, and the adapter's liveness canaries."""
     jobs = [Job(ADAPTER_CANARIES, canary_candidate(False), plan.task.prompts.adapter, CANARY_SPLIT)]
-    jobs += [Job(merged_label(c.id), dataclasses.replace(c, adapter=False), resolve_template(c, plan.task, winner), "test")
-             for c in plan.candidates if c.adapter]
+    jobs += [Job(merged_label(c.id), dataclasses.replace(c, adapter=False), resolve_template(c, plan.task, winner), split)
+             for split in plan.scored_splits() for c in plan.candidates if c.adapter]
     return jobs
 
 

@@ -54,7 +54,9 @@ class GateSpec:
     Below `min_records` test records the verdict is not_proven whatever the numbers. The margins
     bound how much worse than the baseline the adapter may be: schema-valid rate and failed-request
     rate in absolute points, p95 latency as a ratio (merged serving is the same model with a
-    shorter prompt, so it should not be slower by more than a small factor).
+    shorter prompt, so it should not be slower by more than a small factor). `slice_margin`, when
+    set, is the robustness check: on no edge-case slice may the adapter's primary metric be below
+    the baseline's by more than the margin, or below it significantly (Holm across slices).
     """
 
     primary_metric: PrimaryMetric = "field_f1"
@@ -66,6 +68,18 @@ class GateSpec:
     failure_rate_margin: float = 0.02
     latency_p95_ratio_margin: float = 1.5
     cost_ceiling_usd_per_1k: float | None = None
+    slice_margin: float | None = None
+
+
+@dataclass(frozen=True)
+class SlicesSpec:
+    """Edge-case slices of the test split (harness.data.slices): per slice name, the perturbation steps
+    (harness.data.perturb) applied in order, each `{step: <name>, <parameter>: <value>, ...}`; `records`
+    is how many test records each slice perturbs (0: no slices)."""
+
+    records: int = 0
+    seed: int = 0
+    define: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -112,6 +126,7 @@ class TaskSpec:
     data: DataSpec
     gate: GateSpec = field(default_factory=GateSpec)
     train: TrainSpec = field(default_factory=TrainSpec)
+    slices: SlicesSpec = field(default_factory=SlicesSpec)
 
 
 @dataclass(frozen=True)
@@ -249,7 +264,10 @@ def load_task(tasks_root: Path, task_id: str) -> TaskSpec:
     if spec.data.excerpt_tokens < MIN_EXCERPT_TOKENS:
         raise HarnessError(f"must be at least {MIN_EXCERPT_TOKENS} tokens to hold a clause, got {spec.data.excerpt_tokens}",
                            f"{where}: data.excerpt_tokens", f"set it to {MIN_EXCERPT_TOKENS} or more")
-    return TaskSpec(task_id, task_dir, spec.description, schema, spec.fields, spec.prompts, spec.data, spec.gate, spec.train)
+    if spec.slices.records < 0:
+        raise HarnessError(f"must be 0 (no slices) or more, got {spec.slices.records}", f"{where}: slices.records")
+    return TaskSpec(task_id, task_dir, spec.description, schema, spec.fields, spec.prompts, spec.data, spec.gate, spec.train,
+                    spec.slices)
 
 
 @dataclass(frozen=True)
@@ -262,6 +280,7 @@ class _TaskFile:
     data: DataSpec
     gate: GateSpec = field(default_factory=GateSpec)
     train: TrainSpec = field(default_factory=TrainSpec)
+    slices: SlicesSpec = field(default_factory=SlicesSpec)
 
 
 def load_candidate(candidates_root: Path, candidate_id: str) -> CandidateSpec:

@@ -1,7 +1,7 @@
 """Assemble summary.json from a run's batches: scores, metrics, baseline choice, comparisons, verdict.
 
 Every candidate label (an adapter served both ways appears as `<id>` and `<id>@merged`) is scored on
-the test split; the strongest prompt-only candidate is chosen by its dev score, ties broken by the
+the test split and on each edge-case slice (harness.slice_summary); the strongest prompt-only candidate is chosen by its dev score, ties broken by the
 stated rule of harness.baseline_choice; the adapter served
 the way the verdict uses is compared with it, paired, and the verdict decided. Scored predictions
 are written beside the summary. This module composes pure stages and writes the record; it never
@@ -21,13 +21,16 @@ from harness.batch_store import BatchStore
 from harness.convergence import training_notes
 from harness.cost import TokenPrice, api_cost_per_1k, break_even_requests, self_hosted_cost_per_1k, training_cost_usd
 from harness.candidate_scores import CandidateResult, guided_audit, primary_value, score_candidate
-from harness.evaluate import compare_pair
+from harness.data.slices import is_slice, slice_name
+from harness.evaluate import compare_pair, compare_slices
 from harness.metrics import METRICS, metric_def
 from harness.records import Record
 from harness.run_record import SCHEMA_VERSION, write_jsonl
 from harness.prompts import resolve_template
 from harness.prompt_choice import PromptChoice
+from harness.slice_summary import slices_section
 from harness.specs import CandidateSpec, TaskSpec, merged_label, to_dict, tuned_candidate
+from harness.verdict import SliceFinding
 
 NO_VERDICT = "no_verdict"
 NO_ADAPTER_REASON = "no candidate uses an adapter: a prompt-only study, with no verdict to give"
@@ -161,18 +164,26 @@ def adapter_serving(facts: RunFacts, results: Mapping[str, CandidateResult]) -> 
             for label, (candidate, serving) in labels(facts).items() if candidate.adapter}
 
 
-def judge(facts: RunFacts, results: Mapping[str, CandidateResult], baseline: str) -> tuple[dict[str, Any], list[Any], dict[str, Any]]:
-    """The verdict, the paired comparisons and the cost section; a prompt-only study has no verdict to give."""
+def verdict_label(facts: RunFacts) -> str | None:
+    """The adapter label the verdict judges (served the way it asks), None in a prompt-only study."""
     adapter_id = next((c.id for c in facts.candidates if c.adapter), None)
     if adapter_id is None:
+        return None
+    return adapter_id if facts.verdict_serving == "dynamic" else merged_label(adapter_id)
+
+
+def judge(facts: RunFacts, results: Mapping[str, CandidateResult], baseline: str,
+          slices: tuple[SliceFinding, ...]) -> tuple[dict[str, Any], list[Any], dict[str, Any]]:
+    """The verdict, the paired comparisons and the cost section; a prompt-only study has no verdict to give."""
+    adapter_label = verdict_label(facts)
+    if adapter_label is None:
         verdict = {"decision": NO_VERDICT, "reasons": [NO_ADAPTER_REASON], "checks": {}, "adapter_candidate": None,
                    "baseline_candidate": baseline, "adapter_serving": None}
         cost = {"price_usd_per_hour": facts.price_usd_per_hour, "price_note": PRICE_NOTE, "training_cost_usd": None,
                 "break_even_requests": None, "break_even_note": "no adapter: nothing to break even"}
         return verdict, [], cost
-    adapter_label = adapter_id if facts.verdict_serving == "dynamic" else merged_label(adapter_id)
     notes = adapter_training_notes(facts.sections.get("adapter") or {})
-    comparison = compare_pair(results[adapter_label], results[baseline], facts.task.gate, facts.seed, notes)
+    comparison = compare_pair(results[adapter_label], results[baseline], facts.task.gate, facts.seed, notes, slices)
     verdict = comparison.verdict.to_dict() | {"adapter_candidate": adapter_label, "baseline_candidate": baseline,
                                               "adapter_serving": facts.verdict_serving, "training_notes": list(notes)}
     return verdict, list(comparison.rows), cost_section(facts, results[adapter_label], results[baseline])
@@ -189,8 +200,12 @@ def summarize(facts: RunFacts, store: BatchStore, run_dir: Path, run_id: str) ->
         write_scored(run_dir, results[label], facts.splits["test"])
     standings = dev_standings(facts, store)
     selection = choose_baseline(standings, metric_def(gate.primary_metric).direction == "higher_is_better")
-    baseline = selection.chosen
-    verdict, comparisons, cost = judge(facts, results, baseline)
+    baseline, adapter = selection.chosen, verdict_label(facts)
+    on_slices = {split: {label: score_label(facts, store, label, split, False) for label in labels(facts)}
+                 for split in facts.splits if is_slice(split)}
+    findings = compare_slices({slice_name(split): (by_label[adapter], by_label[baseline]) for split, by_label in on_slices.items()},
+                              gate.primary_metric, facts.seed) if adapter else ()
+    verdict, comparisons, cost = judge(facts, results, baseline, findings)
     guided = [label for label, (c, _) in labels(facts).items() if c.decoding.guided_json]
     summary = {
         "schema_version": SCHEMA_VERSION, "task": facts.task.id, "run_id": run_id, "split": "test",
@@ -203,6 +218,7 @@ def summarize(facts: RunFacts, store: BatchStore, run_dir: Path, run_id: str) ->
         "prompt_search": {"winner": choice.winner, "variants_tried": choice.variants_tried, "metric": choice.metric,
                           "dev_scores": dict(choice.dev_scores), "key": choice.key},
         "cost": cost | ({"api_comparison": api_costs(facts.token_price, results)} if facts.token_price else {}),
+        "slices": slices_section(facts.task, facts.splits, on_slices, findings, adapter, baseline, facts.seed),
         **dict(facts.sections),
     }
     summary["engine"] = dict(summary.get("engine", {})) | {"adapter_serving": adapter_serving(facts, results)}

@@ -96,14 +96,18 @@ def parent_metrics(summary: Mapping[str, Any]) -> dict[str, float | None]:
         **_numbers(flatten(required(summary, "engine", "adapter_serving"), "serving")),
         **_numbers(flatten(optional(summary, "adapter_checks") or {}, "adapter_checks")),
         **_numbers(flatten(optional(summary, "guided_audit") or {}, "guided_audit")),
+        **_numbers(flatten({name: entry["adapter_vs_baseline"] for name, entry in (optional(summary, "slices") or {}).items()
+                            if entry["adapter_vs_baseline"]}, "slice")),
     }
 
 
-def candidate_metrics(candidate: Mapping[str, Any]) -> dict[str, float | None]:
-    """A candidate's metrics under the run record's names, with CIs and failure counts."""
+def candidate_metrics(candidate: Mapping[str, Any], on_slices: Mapping[str, Any]) -> dict[str, float | None]:
+    """A candidate's metrics under the run record's names, with CIs and failure counts, and its
+    metrics on each edge-case slice (`slice.<name>.<metric>`)."""
     intervals = {f"{name}.ci_low": low for name, (low, _) in candidate["intervals"].items()}
     intervals |= {f"{name}.ci_high": high for name, (_, high) in candidate["intervals"].items()}
-    return {**candidate["metrics"], **intervals, **flatten(candidate["failures"], "failures")}
+    return {**candidate["metrics"], **intervals, **flatten(candidate["failures"], "failures"),
+            **flatten(dict(on_slices), "slice")}
 
 
 def _reviewer_columns(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -139,7 +143,9 @@ def _log_candidate(client: MlflowClient, exp_id: str, parent: str, run_dir: Path
         params = {"candidate": cid, **{key: candidate[key] for key in (
             "description", "prompt_template", "uses_adapter", "serving")},
                   **flatten(candidate["spec"], "spec")}
-        log_values(client, run_id, params, candidate_metrics(candidate))
+        on_slices = {name: entry["candidates"][cid]["metrics"] for name, entry in (optional(summary, "slices") or {}).items()
+                     if cid in entry["candidates"]}
+        log_values(client, run_id, params, candidate_metrics(candidate, on_slices))
         log_splits(client, run_id, summary, candidate_splits(summary, cid))
         client.log_artifact(run_id, str(run_dir / candidate["predictions_file"]), "predictions")
         rows = read_predictions(run_dir, candidate["predictions_file"])

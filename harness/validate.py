@@ -4,10 +4,12 @@ Checks, each reported as one line naming the file and field: task.yaml parses wi
 keys; schema.json is a valid JSON Schema whose properties are exactly the task's fields; the data
 recipe exists and accepts its options; every prompt template named in task.yaml exists and
 renders with StrictUndefined from exactly `text`, `field_names` and `schema_json`, and uses
-`text`; the README (task card) has its required sections. Given a built data folder it also
+`text`; the README (task card) has its required sections; every edge-case slice names known steps
+with parameters they accept and files inside the task folder. Given a built data folder it also
 checks: every gold record validates and normalizes by field kind, ids are unique, train and
 few-shot records share no source document with dev or test, leakage stays within the task's
-threshold, and the card's hashes match the files. This module reports; it fixes nothing.
+threshold, the card's hashes match the files, and each slice makes at least one variant of the
+test records, whose gold validates too. This module reports; it fixes nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from harness.data.leakage import leakage
+from harness.data.slices import apply_steps, derive_slices, slice_name
 from harness.data.recipes import RECIPES
 from harness.data.splits import SPLITS
 from harness.errors import HarnessError
@@ -43,7 +46,33 @@ def validate_task(task_dir: Path, data_dir: Path | None = None) -> list[str]:
 
 def spec_problems(task: TaskSpec) -> list[str]:
     """The checks that need no built data: schema, recipe, templates, card."""
-    return schema_problems(task) + recipe_problems(task) + template_problems(task) + card_problems(task)
+    return schema_problems(task) + recipe_problems(task) + template_problems(task) + card_problems(task) + slice_problems(task)
+
+
+def slice_problems(task: TaskSpec) -> list[str]:
+    """Each slice's steps run once on a probe record: unknown steps, bad parameters and missing files show here."""
+    probe = Record("probe", "probe", "This Agreement is made between the parties. It continues for one year.",
+                   {name: None for name in task.fields}, "probe")
+    problems = []
+    for name, steps in task.slices.define.items():
+        try:
+            apply_steps(task, name, steps, probe)
+        except HarnessError as exc:
+            problems.append(exc.one_line())
+    return problems
+
+
+def slice_data_problems(task: TaskSpec, data_dir: Path, test: list[Record]) -> list[str]:
+    """Every slice makes a variant of some test record, and every variant's gold validates."""
+    if slice_problems(task):
+        return []  # reported by the spec checks; no variant can be made
+    problems = []
+    for split, variants in derive_slices(task, test, len(test)).items():
+        if not variants:
+            problems.append(f"{task.dir / 'task.yaml'}: slices.define.{slice_name(split)}: its steps apply to none of the "
+                            f"{len(test)} test records in {data_dir}")
+        problems += [p for r in variants for p in gold_problems(task, data_dir / "test.jsonl", r)]
+    return problems
 
 
 def schema_problems(task: TaskSpec) -> list[str]:
@@ -117,7 +146,7 @@ def data_problems(task: TaskSpec, data_dir: Path) -> list[str]:
         if fraction > task.data.leakage_max_fraction:
             problems.append(f"{data_dir / (name + '.jsonl')}: {fraction:.3f} of records duplicate training-side text "
                             f"(data.leakage_max_fraction is {task.data.leakage_max_fraction})")
-    return problems + hash_problems(data_dir, splits)
+    return problems + hash_problems(data_dir, splits) + slice_data_problems(task, data_dir, splits["test"])
 
 
 def gold_problems(task: TaskSpec, path: Path, record: Record) -> list[str]:

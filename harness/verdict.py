@@ -13,13 +13,16 @@ declared direction. The verdict is:
   adjusted p < alpha AND schema_valid_rate is at most schema_valid_margin below the baseline's and
   not significantly lower (the validity McNemar) AND failed_request_rate is at most
   failure_rate_margin above the baseline's AND latency_p95_s <= the baseline's x
-  latency_p95_ratio_margin AND, when a ceiling is set, cost_usd_per_1k_requests <= it; a missing
-  metric fails its check;
+  latency_p95_ratio_margin AND, when a ceiling is set, cost_usd_per_1k_requests <= it AND, when
+  slice_margin is set, on every edge-case slice the adapter's primary metric is at most that margin
+  worse than the baseline's and not significantly worse (Holm across slices); a missing metric
+  fails its check;
 - `adapter_loses` when there are enough records and the primary difference is significant and worse;
 - `not_proven` otherwise.
 
 Every verdict states its power (harness.power): the minimum detectable effect at this n and, when
-not proven, the records that would detect the observed effect. Threshold comparisons forgive float
+not proven, the records that would detect the observed effect; a slice on which the adapter is
+significantly worse is named in the reasons whether or not the slice check is on. Threshold comparisons forgive float
 noise of 1e-9. This module deliberately knows nothing about records, engines or exit codes.
 """
 
@@ -40,8 +43,19 @@ _FLOAT_NOISE = 1e-9
 
 
 @dataclass(frozen=True)
+class SliceFinding:
+    """The primary metric's paired difference (adapter minus baseline) on one edge-case slice."""
+
+    slice: str
+    diff: float
+    ci: Interval
+    p_holm: float
+    n: int
+
+
+@dataclass(frozen=True)
 class Evidence:
-    """The paired comparison behind the verdict (adapter minus baseline, same records)."""
+    """The paired comparison behind the verdict (adapter minus baseline, same records), and per slice."""
 
     primary: PairedComparison
     test: PermutationTest
@@ -49,6 +63,7 @@ class Evidence:
     validity_adjusted_p: float
     family_size: int
     notes: tuple[str, ...] = ()
+    slices: tuple[SliceFinding, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -177,6 +192,29 @@ def _cost_check(ceiling: float, adapter: MetricSet) -> Check:
                  f"{name} {cost:.4g} {'<=' if passed else '>'} ceiling {ceiling:g}")
 
 
+def significantly_worse(gate: GateSpec, finding: SliceFinding) -> bool:
+    return _sign(gate) * finding.diff < 0 and finding.p_holm < gate.alpha
+
+
+def _slice_check(gate: GateSpec, margin: float, findings: tuple[SliceFinding, ...]) -> Check:
+    """No slice may be worse than the baseline by more than `margin`, or significantly worse."""
+    if not findings:
+        return Check(False, None, margin, "slice_margin is set but the run scored no edge-case slice")
+    worst = min(findings, key=lambda f: _sign(gate) * f.diff)
+    failing = [f.slice for f in findings if _sign(gate) * f.diff < -margin - _FLOAT_NOISE or significantly_worse(gate, f)]
+    words = f"failed on {', '.join(failing)}" if failing else "no slice worse beyond the margin or significantly"
+    return Check(not failing, _sign(gate) * worst.diff, -margin, (
+        f"slices: the worst is {worst.slice} at {gate.primary_metric} {worst.diff:+.3f} (Holm p={worst.p_holm:.4g}) "
+        f"against a margin of -{margin:g}: {words}"))
+
+
+def slice_reasons(gate: GateSpec, findings: tuple[SliceFinding, ...]) -> tuple[str, ...]:
+    """A sentence per slice on which the adapter is significantly worse than the baseline."""
+    return tuple(f"on the {f.slice} slice the adapter is significantly worse: {gate.primary_metric} {f.diff:+.3f} "
+                 f"({f.ci.confidence:.0%} CI {f.ci.low:+.3f}..{f.ci.high:+.3f}, Holm p={f.p_holm:.4g}, n={f.n})"
+                 for f in findings if significantly_worse(gate, f))
+
+
 def _power(gate: GateSpec, evidence: Evidence) -> Power:
     primary = evidence.primary
     return paired_power(PowerQuestion(
@@ -196,6 +234,8 @@ def decide(gate: GateSpec, adapter: MetricSet, baseline: MetricSet, evidence: Ev
     }
     if gate.cost_ceiling_usd_per_1k is not None:
         checks["cost_usd_per_1k_requests"] = _cost_check(gate.cost_ceiling_usd_per_1k, adapter)
+    if gate.slice_margin is not None:
+        checks["slices"] = _slice_check(gate, gate.slice_margin, evidence.slices)
     failed = [name for name, check in checks.items() if not check.passed]
     improvement = _sign(gate) * evidence.primary.mean_diff
     if checks["min_records"].passed and checks["primary_significance"].passed and improvement < 0:
@@ -207,5 +247,5 @@ def decide(gate: GateSpec, adapter: MetricSet, baseline: MetricSet, evidence: Ev
         decision, headline = "not_proven", f"not_proven: failed {', '.join(failed)}"
     power = _power(gate, evidence)
     sentence = power_sentence(power, evidence.primary.n, improvement, decision != "not_proven")
-    reasons = (headline, *(check.reason for check in checks.values()), sentence, *evidence.notes)
+    reasons = (headline, *(check.reason for check in checks.values()), *slice_reasons(gate, evidence.slices), sentence, *evidence.notes)
     return Verdict(decision, reasons, checks, power, gate.min_records)

@@ -25,7 +25,7 @@ from harness.model_prep import prepare_default_model
 ROOT = Path(__file__).resolve().parents[1]
 TASK = "contract_extraction"
 TEST_N, DEV_N, CANARIES = 4, 2, 2
-RUN = ["--synthetic", "--train-size", "16", "--few-shot-pool-size", "4", "--dev-size", str(DEV_N), "--test-size", str(TEST_N),
+RUN = ["--synthetic", "--train-size", "16", "--few-shot-pool-size", "4", "--dev-size", str(DEV_N), "--test-size", str(TEST_N), "--slice-records", "0",
        "--candidates", "best_prompt,lora_short", "--max-steps", "4", "--parity-sample", "0", "--canaries", str(CANARIES),
        "--serving", "merged", "--min-records", str(TEST_N)]
 

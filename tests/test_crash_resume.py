@@ -36,7 +36,7 @@ from harness.model_prep import prepare_default_model
 ROOT = Path(__file__).resolve().parents[1]
 TASK = "contract_extraction"
 TEST_N, DEV_N, CANARIES = 4, 2, 2
-SIZES = ["--train-size", "16", "--few-shot-pool-size", "4", "--dev-size", str(DEV_N), "--test-size", str(TEST_N)]
+SIZES = ["--train-size", "16", "--few-shot-pool-size", "4", "--dev-size", str(DEV_N), "--test-size", str(TEST_N), "--slice-records", "0"]
 # 12 optimizer steps: a checkpoint is written at step 10, so the kill in training lands after one. Two requests
 # in flight: when a batch's first line is written, at least two of its four requests are not yet sent.
 RUN = [*SIZES, "--max-steps", "12", "--parity-sample", "0", "--canaries", str(CANARIES), "--serving", "merged",

@@ -5,6 +5,8 @@ Uses the real task, candidates and embedded tokenizer."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import asyncio
 from pathlib import Path
 
@@ -67,6 +69,13 @@ def test_merged_serving_sends_the_adapter_canaries_to_the_merged_engine(tmp_path
         ("best_prompt", "test"), ("few_shot", "test"), ("guided_json", "test")]
     assert labels(merged_jobs(plan, "extract_plain")) == [(ADAPTER_CANARIES, CANARY_SPLIT), ("lora_short@merged", "test")]
     assert not merged_jobs(plan, "extract_plain")[0].candidate.adapter
+
+
+def test_every_candidate_is_served_on_each_slice_after_test(tmp_path: Path) -> None:
+    plan = dataclasses.replace(plan_in(tmp_path), splits=plan_in(tmp_path).splits | {"slice.noisy_text": records("n", 2)})
+    assert labels(base_jobs(plan, "extract_plain"))[-3:] == [("best_prompt", "slice.noisy_text"), ("few_shot", "slice.noisy_text"),
+                                                             ("guided_json", "slice.noisy_text")]
+    assert labels(merged_jobs(plan, "extract_plain"))[1:] == [("lora_short@merged", "test"), ("lora_short@merged", "slice.noisy_text")]
 
 
 def test_dynamic_only_serving_runs_the_adapter_and_its_canaries_on_the_base_engine(tmp_path: Path) -> None:

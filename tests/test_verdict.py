@@ -12,7 +12,7 @@ from harness.metrics import MetricSet
 from harness.permutation import PermutationTest
 from harness.specs import GateSpec
 from harness.stats import Interval, PairedComparison
-from harness.verdict import Evidence, decide
+from harness.verdict import Evidence, SliceFinding, decide
 
 GATE = GateSpec()
 POINT = dataclasses.replace(GATE, min_effect_on="point")
@@ -158,3 +158,28 @@ def test_to_dict_is_json_with_power_and_min_records() -> None:
     assert as_dict["min_records"] == 20
     assert set(as_dict["power"]) == {"mde", "records_needed", "method", "note"}
     assert as_dict["power"]["mde"] == pytest.approx(0.0971, abs=1e-4)
+
+
+def _slice(name: str, diff: float, p_holm: float, n: int = 8) -> SliceFinding:
+    return SliceFinding(name, diff, Interval(diff - 0.1, diff + 0.1, 0.95), p_holm, n)
+
+
+def test_a_significantly_worse_slice_is_a_reason_even_with_the_slice_check_off() -> None:
+    slices = (_slice("noisy_text", -0.30, 0.01), _slice("injection", -0.30, 0.20), _slice("irrelevant_context", 0.1, 0.01))
+    verdict = decide(GATE, _adapter(), BASELINE, dataclasses.replace(_evidence(0.2, 0.001), slices=slices))
+    assert verdict.decision == "adapter_wins" and "slices" not in verdict.checks
+    named = [reason for reason in verdict.reasons if "slice" in reason]
+    assert named == ["on the noisy_text slice the adapter is significantly worse: field_f1 -0.300 (95% CI -0.400..-0.200, Holm p=0.01, n=8)"]
+
+
+@pytest.mark.parametrize(("slices", "passed"), [
+    ((_slice("noisy_text", -0.04, 0.5), _slice("injection", 0.2, 0.01)), True),    # within the margin, not significant
+    ((_slice("noisy_text", -0.06, 0.5),), False),                                  # beyond the margin
+    ((_slice("noisy_text", -0.03, 0.01),), False),                                 # within it, but significantly worse
+    ((), False),                                                                   # the check is on and nothing was scored
+])
+def test_the_slice_check_blocks_an_adapter_worse_on_a_slice(slices: tuple[SliceFinding, ...], passed: bool) -> None:
+    gate = dataclasses.replace(GATE, slice_margin=0.05)
+    verdict = decide(gate, _adapter(), BASELINE, dataclasses.replace(_evidence(0.2, 0.001), slices=slices))
+    assert verdict.checks["slices"].passed is passed
+    assert verdict.decision == ("adapter_wins" if passed else "not_proven")

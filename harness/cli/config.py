@@ -120,7 +120,8 @@ def engine_run_config(args: argparse.Namespace, paths: Paths, task: TaskSpec) ->
     return RunConfig(task=task, candidates=candidates, paths=paths, engine=engine, engine_mode=args.mode, server_url=args.server_url,
                      model_dir=args.model, load=LoadProfile(args.concurrency, args.warmup, args.timeout, args.attempts), data=data,
                      price_usd_per_hour=args.price_per_hour, token_price=token_price(args.token_price), precision=precision,
-                     tracking_uri=None if args.no_mlflow else tracking_uri(args, paths), resume_run_id=args.resume, seed=task.data.seed)
+                     tracking_uri=None if args.no_mlflow else tracking_uri(args, paths), resume_run_id=args.resume, seed=task.data.seed,
+                     slice_records=args.slice_records)
 
 
 def resolve_curve_config(args: argparse.Namespace) -> CurveConfig:
@@ -174,7 +175,7 @@ def tracking_uri(args: argparse.Namespace, paths: Paths) -> str:
 BOUNDS = {
     "data": {"train_size": ("--train-size", 1, False), "few_shot_pool_size": ("--few-shot-pool-size", 1, False),
              "dev_size": ("--dev-size", 1, False), "test_size": ("--test-size", 1, False),
-             "excerpt_tokens": ("--excerpt-tokens", MIN_EXCERPT_TOKENS, False)},
+             "excerpt_tokens": ("--excerpt-tokens", MIN_EXCERPT_TOKENS, False), "slice_records": ("--slice-records", 0, False)},
     "engine": {"concurrency": ("--concurrency", 1, False), "warmup": ("--warmup", 0, False), "attempts": ("--attempts", 1, False),
                "timeout": ("--timeout", 0, True), "kv_cache_gib": ("--kv-cache-gib", 0, True), "max_model_len": ("--max-model-len", 1, False),
                "max_lora_rank": ("--max-lora-rank", 1, False)},

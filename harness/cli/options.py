@@ -50,6 +50,8 @@ def add_data(parser: argparse.ArgumentParser) -> None:
     for split in SPLIT_NAMES:
         group.add_argument(f"--{split.replace('_', '-')}-size", type=int, help=f"records in the {split} split (default: task.yaml)")
     group.add_argument("--excerpt-tokens", type=int, help=f"excerpt length bound in model tokens, at least {MIN_EXCERPT_TOKENS} (default: task.yaml)")
+    group.add_argument("--slice-records", type=int,
+                       help="test records each edge-case slice perturbs; 0 scores no slices (default: task.yaml slices.records)")
 
 
 def add_engine(parser: argparse.ArgumentParser) -> None:
