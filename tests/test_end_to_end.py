@@ -122,6 +122,28 @@ def test_compare_measures_the_memory_and_throughput_of_serving_each_candidate(co
     assert "peak_memory_bytes" in html and "Training peak memory: " in html and " GiB (max RSS (getrusage))" in html
 
 
+def test_compare_scores_every_candidate_on_each_edge_case_slice(compared: tuple[Path, dict]) -> None:
+    run_dir, summary = compared
+    verdict, slices = summary["verdict"], summary["slices"]
+    assert set(slices) == {"noisy_text", "missing_fields", "irrelevant_context", "injection"}
+    tests = {json.loads(line)["id"]: json.loads(line) for line in (Path(summary["data"]["folder"]) / "test.jsonl").read_text().splitlines()}
+    for name, entry in slices.items():
+        variants = [json.loads(line) for line in (run_dir / entry["records_file"]).read_text().splitlines()]
+        assert len(variants) == entry["n"] and all(v["id"].endswith(f"~{name}") for v in variants)
+        assert entry["n"] == SLICE_N or name == "missing_fields" and 1 <= entry["n"] <= SLICE_N, (name, entry["n"])
+        assert set(entry["candidates"]) == set(summary["candidates"])
+        for label in summary["candidates"]:
+            assert len((run_dir / "raw" / f"{label}.slice.{name}.jsonl").read_text().splitlines()) >= entry["n"]
+        found = entry["adapter_vs_baseline"]
+        assert (found["candidate"], found["baseline"], found["n"]) == (verdict["adapter_candidate"], verdict["baseline_candidate"], entry["n"])
+        assert found["ci_low"] - 1e-9 <= found["diff"] <= found["ci_high"] + 1e-9 and 0 <= found["p_holm"] <= 1
+    for variant in map(json.loads, (run_dir / "slices/missing_fields.jsonl").read_text().splitlines()):
+        original = tests[variant["id"].removesuffix("~missing_fields")]
+        changed = {name for name, value in original["gold"].items() if variant["gold"][name] != value}
+        assert len(changed) == 1 and variant["gold"][changed.pop()] is None and len(variant["text"]) < len(original["text"])
+    assert "Edge-case slices" in (run_dir / "report.html").read_text()
+
+
 def test_compare_proves_the_adapter_before_scoring_it(compared: tuple[Path, dict]) -> None:
     _, summary = compared
     checks = summary["adapter_checks"]

@@ -5,9 +5,8 @@ Uses the real task, candidates and embedded tokenizer."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import asyncio
+import dataclasses
 from pathlib import Path
 
 import pytest
