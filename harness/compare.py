@@ -34,7 +34,11 @@ from harness.run_config import RunConfig
 from harness.preflight import check_run
 from harness.redaction import redact_uri
 from harness.run_record import environment, failure_marked, mark, open_run, point_latest, write_json
-from harness.serving import BASE_CANARIES, CANARY_SPLIT, ServingPlan, adapter_liveness, canary_candidate, serve_base, serve_merged
+from harness.probes import BASE_LABEL as BASE_PROBES
+from harness.probes import SPLIT as PROBE_SPLIT
+from harness.probes import probe_set_fingerprint
+from harness.serving import (BASE_CANARIES, CANARY_SPLIT, ServingPlan, adapter_liveness, canary_candidate, probe_candidate, serve_base,
+                             serve_merged)
 from harness.specs import merged_label, to_dict, tuned_candidate
 from harness.summarize import RunFacts, summarize
 
@@ -192,8 +196,10 @@ def baseline_cache_for(config: RunConfig, model_hash: str, data: TaskData, setti
     prompt_only = [c for c in config.candidates if not c.adapter]
     batches = [(c.id, split) for c in prompt_only for split in ("dev", "test", *slices)]
     batches += [(f"tune.{variant}", "dev") for variant in config.task.prompts.variants] + [(BASE_CANARIES, CANARY_SPLIT)]
+    batches += [(BASE_PROBES, PROBE_SPLIT)]
     templates = {name: template_source(config.task, name) for name in (*config.task.prompts.variants, config.task.prompts.adapter)}
-    recipes = {c.id: to_dict(c) for c in prompt_only} | {BASE_CANARIES: to_dict(canary_candidate(False)) | {
+    recipes = {c.id: to_dict(c) for c in prompt_only} | {BASE_PROBES: to_dict(probe_candidate(False)) | {"probes": probe_set_fingerprint()}}
+    recipes |= {BASE_CANARIES: to_dict(canary_candidate(False)) | {
         "records": config.adapter.liveness_canaries}}
     hashes = dict(data.hashes) | {split: records_hash(records) for split, records in slices.items()}
     parts = baseline_key_parts(model_hash, hashes, recipes, templates,

@@ -20,7 +20,7 @@ from harness.specs import GateSpec
 from harness.permutation import PermutationTest, permutation_mean, permutation_micro_f1
 from harness.stats import (Interval, PairedComparison, bootstrap_distribution, holm, mcnemar_exact, micro_f1_bootstrap,
                            paired_bootstrap, paired_bootstrap_micro_f1, percentile_interval)
-from harness.verdict import Evidence, SliceFinding, Verdict, decide
+from harness.verdict import Evidence, RegressionFinding, SliceFinding, Verdict, decide
 
 PER_RECORD_RATES = {
     "record_exact_rate": lambda s: float(s.record_exact),
@@ -41,14 +41,16 @@ _SECONDARY = {"schema_valid_rate": lambda s: s.status == "valid", "record_exact_
 
 
 def compare_pair(adapter: CandidateResult, baseline: CandidateResult, gate: GateSpec, seed: int,
-                 notes: tuple[str, ...] = (), slices: tuple[SliceFinding, ...] = ()) -> Comparison:
+                 notes: tuple[str, ...] = (), slices: tuple[SliceFinding, ...] = (),
+                 regression: RegressionFinding | None = None) -> Comparison:
     """The primary metric's paired permutation test (its p-value) and paired bootstrap (its CI and
     SE), and exact McNemar tests of schema validity and record exactness, Holm-corrected together.
 
     One family tests each quantity once: when the primary metric is itself schema_valid_rate or
     record_exact_rate, its permutation test (the exact McNemar test of a 0/1 metric) is that
     quantity's only test. `notes` (e.g. training warnings) are added to the verdict's reasons;
-    `slices` (from `compare_slices`) feed the verdict's slice reasons and optional check.
+    `slices` (from `compare_slices`) and `regression` (harness.regression) feed the verdict's reasons
+    and optional checks.
     """
     ids = ([p.record_id for p in adapter.predictions], [p.record_id for p in baseline.predictions])
     primary = paired_primary(adapter, baseline, gate.primary_metric, ids, seed)
@@ -60,7 +62,7 @@ def compare_pair(adapter: CandidateResult, baseline: CandidateResult, gate: Gate
             *(_row(adapter, baseline, metric, "mcnemar_exact", _rate_diff(adapter, baseline, metric), None, None, result.p_value,
                    adjusted[metric], None, len(adapter.scores), method="exact", b01=result.b01, b10=result.b10)
               for metric, result in secondary.items()))
-    evidence = Evidence(primary, test, adjusted[gate.primary_metric], adjusted["schema_valid_rate"], len(adjusted), notes, slices)
+    evidence = Evidence(primary, test, adjusted[gate.primary_metric], adjusted["schema_valid_rate"], len(adjusted), notes, slices, regression)
     return Comparison(rows, decide(gate, adapter.metrics, baseline.metrics, evidence))
 
 

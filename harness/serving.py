@@ -6,7 +6,8 @@ candidates on dev (to pick the strongest baseline there, never on test) and then
 on test and on each edge-case slice under the same load profile. The merged session serves the adapter folded into a copy of
 the base with identical engine settings. Liveness canaries are two batches: the base model's greedy
 outputs (a prompt-only batch, cached with the baseline) and the adapter's, from the engine that
-serves the verdict's adapter. A session whose every batch is already complete (restored from the
+serves the verdict's adapter. The regression probe (harness.probes) goes to the base model and to the
+adapter under each serving pattern, with general prompts. A session whose every batch is already complete (restored from the
 baseline cache or a resumed run) starts no engine. Every batch lands in the run's `BatchStore`;
 this module returns what happened, and scores nothing but the prompt search.
 """
@@ -23,10 +24,15 @@ from harness.batch_store import BatchStore
 from harness.data.slices import is_slice
 from harness.engine.factory import open_engine
 from harness.engine.inprocess import describe_inprocess
-from harness.engine.types import Engine, EngineSettings
+from harness.engine.types import Engine, EngineSettings, GenerationRequest
 from harness.engine.usage import sample_usage
 from harness.errors import HarnessError
 from harness.predict import Batch, LoadProfile, run_batch
+from harness.probes import ADAPTER_LABEL as ADAPTER_PROBES
+from harness.probes import BASE_LABEL as BASE_PROBES
+from harness.probes import MAX_TOKENS as PROBE_MAX_TOKENS
+from harness.probes import PROBES
+from harness.probes import SPLIT as REGRESSION_SPLIT
 from harness.prompt_choice import PromptChoice, tune_prompt
 from harness.prompts import resolve_template
 from harness.records import Record
@@ -88,29 +94,44 @@ def canary_candidate(adapter: bool) -> CandidateSpec:
                          decoding=DecodingSpec(temperature=0.0, max_tokens=CANARY_MAX_TOKENS))
 
 
+def probe_candidate(adapter: bool) -> CandidateSpec:
+    """The regression probe's recipe: greedy, general prompts (harness.probes), with or without the LoRA."""
+    return CandidateSpec("regression", "base-model regression probe", "", adapter=adapter,
+                         decoding=DecodingSpec(temperature=0.0, max_tokens=PROBE_MAX_TOKENS))
+
+
 def base_jobs(plan: ServingPlan, winner: str) -> list[Job]:
     """The base engine's batches after the prompt search, in serving order."""
-    jobs = [Job(BASE_CANARIES, canary_candidate(False), plan.task.prompts.adapter, CANARY_SPLIT)] if plan.adapter_dir else []
+    jobs = [Job(BASE_CANARIES, canary_candidate(False), plan.task.prompts.adapter, CANARY_SPLIT),
+            Job(BASE_PROBES, probe_candidate(False), "", REGRESSION_SPLIT)] if plan.adapter_dir else []
     tuned = tuned_candidate(plan.candidates)
     jobs += [Job(c.id, c, resolve_template(c, plan.task, winner), "dev") for c in plan.candidates if not c.adapter and c != tuned]
     jobs += [Job(c.id, c, resolve_template(c, plan.task, winner), split) for split in plan.scored_splits() for c in plan.candidates
              if not c.adapter or "dynamic" in plan.serving]
+    if plan.adapter_dir and "dynamic" in plan.serving:
+        jobs.append(Job(ADAPTER_PROBES, probe_candidate(True), "", REGRESSION_SPLIT))
     if plan.adapter_dir and "merged" not in plan.serving:
         jobs.append(Job(ADAPTER_CANARIES, canary_candidate(True), plan.task.prompts.adapter, CANARY_SPLIT))
     return jobs
 
 
 def merged_jobs(plan: ServingPlan, winner: str) -> list[Job]:
-    """The merged engine's batches: the adapter candidates on test, and the adapter's liveness canaries."""
-    jobs = [Job(ADAPTER_CANARIES, canary_candidate(False), plan.task.prompts.adapter, CANARY_SPLIT)]
+    """The merged engine's batches: the adapter's liveness canaries and regression probe, then the adapter
+    candidates on test and on each slice."""
+    jobs = [Job(ADAPTER_CANARIES, canary_candidate(False), plan.task.prompts.adapter, CANARY_SPLIT),
+            Job(merged_label(ADAPTER_PROBES), probe_candidate(False), "", REGRESSION_SPLIT)]
     jobs += [Job(merged_label(c.id), dataclasses.replace(c, adapter=False), resolve_template(c, plan.task, winner), split)
              for split in plan.scored_splits() for c in plan.candidates if c.adapter]
     return jobs
 
 
 def job_batch(plan: ServingPlan, builder: RequestBuilder, job: Job) -> Batch:
-    records = plan.canary_records() if job.split == CANARY_SPLIT else plan.splits[job.split]
-    requests = builder.build(job.candidate, job.template, records, job.split)
+    if job.split == REGRESSION_SPLIT:
+        requests = {probe.id: GenerationRequest(f"{job.label}:{probe.id}", builder.prompt_ids([{"role": "user", "content": probe.prompt}]),
+                                                PROBE_MAX_TOKENS, adapter=ADAPTER_NAME if job.candidate.adapter else None) for probe in PROBES}
+    else:
+        records = plan.canary_records() if job.split == CANARY_SPLIT else plan.splits[job.split]
+        requests = builder.build(job.candidate, job.template, records, job.split)
     return Batch(job.label, job.split, requests, plan.store.log_path(job.label, job.split))
 
 

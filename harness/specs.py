@@ -57,6 +57,8 @@ class GateSpec:
     shorter prompt, so it should not be slower by more than a small factor). `slice_margin`, when
     set, is the robustness check: on no edge-case slice may the adapter's primary metric be below
     the baseline's by more than the margin, or below it significantly (Holm across slices).
+    `regression_margin`, when set, is the regression check: the adapter may pass at most that share
+    fewer general-capability probe items than the base model, and not significantly fewer.
     """
 
     primary_metric: PrimaryMetric = "field_f1"
@@ -69,6 +71,7 @@ class GateSpec:
     latency_p95_ratio_margin: float = 1.5
     cost_ceiling_usd_per_1k: float | None = None
     slice_margin: float | None = None
+    regression_margin: float | None = None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Assemble summary.json from a run's batches: scores, metrics, baseline choice, comparisons, verdict.
 
 Every candidate label (an adapter served both ways appears as `<id>` and `<id>@merged`) is scored on
-the test split and on each edge-case slice (harness.slice_summary); the strongest prompt-only candidate is chosen by its dev score, ties broken by the
+the test split and on each edge-case slice (harness.slice_summary); the regression probe's outputs
+are checked for the base model and the adapter (harness.regression); the strongest prompt-only candidate is chosen by its dev score, ties broken by the
 stated rule of harness.baseline_choice; the adapter served
 the way the verdict uses is compared with it, paired, and the verdict decided. Scored predictions
 are written beside the summary. This module composes pure stages and writes the record; it never
@@ -30,7 +31,11 @@ from harness.prompts import resolve_template
 from harness.prompt_choice import PromptChoice
 from harness.slice_summary import slices_section
 from harness.specs import CandidateSpec, TaskSpec, merged_label, to_dict, tuned_candidate
-from harness.verdict import SliceFinding
+from harness.probes import ADAPTER_LABEL as ADAPTER_PROBES
+from harness.probes import BASE_LABEL as BASE_PROBES
+from harness.probes import SPLIT as PROBE_SPLIT
+from harness.regression import regression_section
+from harness.verdict import RegressionFinding, SliceFinding
 
 NO_VERDICT = "no_verdict"
 NO_ADAPTER_REASON = "no candidate uses an adapter: a prompt-only study, with no verdict to give"
@@ -172,8 +177,20 @@ def verdict_label(facts: RunFacts) -> str | None:
     return adapter_id if facts.verdict_serving == "dynamic" else merged_label(adapter_id)
 
 
-def judge(facts: RunFacts, results: Mapping[str, CandidateResult], baseline: str,
-          slices: tuple[SliceFinding, ...]) -> tuple[dict[str, Any], list[Any], dict[str, Any]]:
+def probe_outcome(facts: RunFacts, store: BatchStore) -> tuple[dict[str, Any] | None, RegressionFinding | None]:
+    """The regression section and finding: the base model against the adapter served the verdict's way (None
+    without an adapter, or when a probe batch was not served: no numbers are made up for it)."""
+    if verdict_label(facts) is None:
+        return None, None
+    served = {"dynamic": ADAPTER_PROBES, "merged": merged_label(ADAPTER_PROBES)}
+    batches = {label: store.predictions(label, PROBE_SPLIT) for label in (BASE_PROBES, *(served[s] for s in facts.serving))}
+    if not all(batches.values()):
+        return None, None
+    return regression_section(BASE_PROBES, batches, served[facts.verdict_serving])
+
+
+def judge(facts: RunFacts, results: Mapping[str, CandidateResult], baseline: str, slices: tuple[SliceFinding, ...],
+          regression: RegressionFinding | None) -> tuple[dict[str, Any], list[Any], dict[str, Any]]:
     """The verdict, the paired comparisons and the cost section; a prompt-only study has no verdict to give."""
     adapter_label = verdict_label(facts)
     if adapter_label is None:
@@ -183,7 +200,7 @@ def judge(facts: RunFacts, results: Mapping[str, CandidateResult], baseline: str
                 "break_even_requests": None, "break_even_note": "no adapter: nothing to break even"}
         return verdict, [], cost
     notes = adapter_training_notes(facts.sections.get("adapter") or {})
-    comparison = compare_pair(results[adapter_label], results[baseline], facts.task.gate, facts.seed, notes, slices)
+    comparison = compare_pair(results[adapter_label], results[baseline], facts.task.gate, facts.seed, notes, slices, regression)
     verdict = comparison.verdict.to_dict() | {"adapter_candidate": adapter_label, "baseline_candidate": baseline,
                                               "adapter_serving": facts.verdict_serving, "training_notes": list(notes)}
     return verdict, list(comparison.rows), cost_section(facts, results[adapter_label], results[baseline])
@@ -205,7 +222,8 @@ def summarize(facts: RunFacts, store: BatchStore, run_dir: Path, run_id: str) ->
                  for split in facts.splits if is_slice(split)}
     findings = compare_slices({slice_name(split): (by_label[adapter], by_label[baseline]) for split, by_label in on_slices.items()},
                               gate.primary_metric, facts.seed) if adapter else ()
-    verdict, comparisons, cost = judge(facts, results, baseline, findings)
+    regression, regressed = probe_outcome(facts, store)
+    verdict, comparisons, cost = judge(facts, results, baseline, findings, regressed)
     guided = [label for label, (c, _) in labels(facts).items() if c.decoding.guided_json]
     summary = {
         "schema_version": SCHEMA_VERSION, "task": facts.task.id, "run_id": run_id, "split": "test",
@@ -219,6 +237,7 @@ def summarize(facts: RunFacts, store: BatchStore, run_dir: Path, run_id: str) ->
                           "dev_scores": dict(choice.dev_scores), "key": choice.key},
         "cost": cost | ({"api_comparison": api_costs(facts.token_price, results)} if facts.token_price else {}),
         "slices": slices_section(facts.task, facts.splits, on_slices, findings, adapter, baseline, facts.seed),
+        **({"regression": regression} if regression else {}),
         **dict(facts.sections),
     }
     summary["engine"] = dict(summary.get("engine", {})) | {"adapter_serving": adapter_serving(facts, results)}

@@ -98,6 +98,8 @@ def parent_metrics(summary: Mapping[str, Any]) -> dict[str, float | None]:
         **_numbers(flatten(optional(summary, "guided_audit") or {}, "guided_audit")),
         **_numbers(flatten({name: entry["adapter_vs_baseline"] for name, entry in (optional(summary, "slices") or {}).items()
                             if entry["adapter_vs_baseline"]}, "slice")),
+        **_numbers(flatten({key: value for key, value in (optional(summary, "regression") or {}).items()
+                            if key in ("pass_rates", "comparison")}, "regression")),
     }
 
 

@@ -15,14 +15,16 @@ declared direction. The verdict is:
   failure_rate_margin above the baseline's AND latency_p95_s <= the baseline's x
   latency_p95_ratio_margin AND, when a ceiling is set, cost_usd_per_1k_requests <= it AND, when
   slice_margin is set, on every edge-case slice the adapter's primary metric is at most that margin
-  worse than the baseline's and not significantly worse (Holm across slices); a missing metric
-  fails its check;
+  worse than the baseline's and not significantly worse (Holm across slices) AND, when
+  regression_margin is set, the adapter passes at most that share fewer regression-probe items than
+  the base model and not significantly fewer (exact McNemar); a missing metric fails its check;
 - `adapter_loses` when there are enough records and the primary difference is significant and worse;
 - `not_proven` otherwise.
 
 Every verdict states its power (harness.power): the minimum detectable effect at this n and, when
 not proven, the records that would detect the observed effect; a slice on which the adapter is
-significantly worse is named in the reasons whether or not the slice check is on. Threshold comparisons forgive float
+significantly worse, and a significant loss on the regression probe, are named in the reasons
+whether or not their checks are on. Threshold comparisons forgive float
 noise of 1e-9. This module deliberately knows nothing about records, engines or exit codes.
 """
 
@@ -54,6 +56,18 @@ class SliceFinding:
 
 
 @dataclass(frozen=True)
+class RegressionFinding:
+    """The adapter against the base model on the general-capability probe (harness.regression)."""
+
+    base_rate: float
+    adapter_rate: float
+    diff: float
+    p_value: float
+    regressed: tuple[str, ...]
+    n: int
+
+
+@dataclass(frozen=True)
 class Evidence:
     """The paired comparison behind the verdict (adapter minus baseline, same records), and per slice."""
 
@@ -64,6 +78,7 @@ class Evidence:
     family_size: int
     notes: tuple[str, ...] = ()
     slices: tuple[SliceFinding, ...] = ()
+    regression: RegressionFinding | None = None
 
 
 @dataclass(frozen=True)
@@ -215,6 +230,29 @@ def slice_reasons(gate: GateSpec, findings: tuple[SliceFinding, ...]) -> tuple[s
                  for f in findings if significantly_worse(gate, f))
 
 
+def regressed_significantly(gate: GateSpec, finding: RegressionFinding) -> bool:
+    return finding.diff < 0 and finding.p_value < gate.alpha
+
+
+def _regression_check(gate: GateSpec, margin: float, finding: RegressionFinding | None) -> Check:
+    """The adapter may pass at most `margin` fewer probe items than the base model, and not significantly fewer."""
+    if finding is None:
+        return Check(False, None, -margin, "regression_margin is set but the run has no regression probe")
+    passed = finding.diff >= -margin - _FLOAT_NOISE and not regressed_significantly(gate, finding)
+    return Check(passed, finding.diff, -margin, (
+        f"regression probe: the adapter passes {finding.adapter_rate:.3f} of {finding.n} general items, the base model "
+        f"{finding.base_rate:.3f} ({finding.diff:+.3f}, McNemar p={finding.p_value:.4g}) {'within' if passed else 'beyond'} "
+        f"the margin of -{margin:g}" + (f"; regressed: {', '.join(finding.regressed)}" if finding.regressed else "")))
+
+
+def regression_reasons(gate: GateSpec, finding: RegressionFinding | None) -> tuple[str, ...]:
+    """A sentence when the adapter passes significantly fewer general-capability items than the base model."""
+    if finding is None or not regressed_significantly(gate, finding):
+        return ()
+    return (f"the adapter lost general capabilities: it passes {finding.adapter_rate:.3f} of the regression probe, the base "
+            f"model {finding.base_rate:.3f} (McNemar p={finding.p_value:.4g}); regressed: {', '.join(finding.regressed)}",)
+
+
 def _power(gate: GateSpec, evidence: Evidence) -> Power:
     primary = evidence.primary
     return paired_power(PowerQuestion(
@@ -236,6 +274,8 @@ def decide(gate: GateSpec, adapter: MetricSet, baseline: MetricSet, evidence: Ev
         checks["cost_usd_per_1k_requests"] = _cost_check(gate.cost_ceiling_usd_per_1k, adapter)
     if gate.slice_margin is not None:
         checks["slices"] = _slice_check(gate, gate.slice_margin, evidence.slices)
+    if gate.regression_margin is not None:
+        checks["regression"] = _regression_check(gate, gate.regression_margin, evidence.regression)
     failed = [name for name, check in checks.items() if not check.passed]
     improvement = _sign(gate) * evidence.primary.mean_diff
     if checks["min_records"].passed and checks["primary_significance"].passed and improvement < 0:
@@ -247,5 +287,6 @@ def decide(gate: GateSpec, adapter: MetricSet, baseline: MetricSet, evidence: Ev
         decision, headline = "not_proven", f"not_proven: failed {', '.join(failed)}"
     power = _power(gate, evidence)
     sentence = power_sentence(power, evidence.primary.n, improvement, decision != "not_proven")
-    reasons = (headline, *(check.reason for check in checks.values()), *slice_reasons(gate, evidence.slices), sentence, *evidence.notes)
+    reasons = (headline, *(check.reason for check in checks.values()), *slice_reasons(gate, evidence.slices),
+               *regression_reasons(gate, evidence.regression), sentence, *evidence.notes)
     return Verdict(decision, reasons, checks, power, gate.min_records)

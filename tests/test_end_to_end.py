@@ -144,6 +144,18 @@ def test_compare_scores_every_candidate_on_each_edge_case_slice(compared: tuple[
     assert "Edge-case slices" in (run_dir / "report.html").read_text()
 
 
+def test_compare_probes_the_base_model_and_the_adapter_for_regressions(compared: tuple[Path, dict]) -> None:
+    run_dir, summary = compared
+    regression = summary["regression"]
+    assert set(regression["pass_rates"]) == {"regression.base", "regression.adapter", "regression.adapter@merged"}
+    assert len(regression["items"]) == 12 and all(0 <= rate <= 1 for rate in regression["pass_rates"].values())
+    comparison = regression["comparison"]
+    assert comparison["adapter"] == "regression.adapter@merged" and 0 <= comparison["mcnemar_p"] <= 1
+    assert comparison["diff"] == regression["pass_rates"]["regression.adapter@merged"] - regression["pass_rates"]["regression.base"]
+    assert all(item["outputs"]["regression.base"] is not None for item in regression["items"])
+    assert "Base-model regression probe" in (run_dir / "report.html").read_text()
+
+
 def test_compare_proves_the_adapter_before_scoring_it(compared: tuple[Path, dict]) -> None:
     _, summary = compared
     checks = summary["adapter_checks"]

@@ -64,9 +64,10 @@ def labels(jobs) -> list[tuple[str, str]]:
 def test_merged_serving_sends_the_adapter_canaries_to_the_merged_engine(tmp_path: Path) -> None:
     plan = plan_in(tmp_path)
     assert labels(base_jobs(plan, "extract_plain")) == [
-        (BASE_CANARIES, CANARY_SPLIT), ("few_shot", "dev"), ("guided_json", "dev"),
+        (BASE_CANARIES, CANARY_SPLIT), ("regression.base", "regression"), ("few_shot", "dev"), ("guided_json", "dev"),
         ("best_prompt", "test"), ("few_shot", "test"), ("guided_json", "test")]
-    assert labels(merged_jobs(plan, "extract_plain")) == [(ADAPTER_CANARIES, CANARY_SPLIT), ("lora_short@merged", "test")]
+    assert labels(merged_jobs(plan, "extract_plain")) == [(ADAPTER_CANARIES, CANARY_SPLIT), ("regression.adapter@merged", "regression"),
+                                                          ("lora_short@merged", "test")]
     assert not merged_jobs(plan, "extract_plain")[0].candidate.adapter
 
 
@@ -74,12 +75,12 @@ def test_every_candidate_is_served_on_each_slice_after_test(tmp_path: Path) -> N
     plan = dataclasses.replace(plan_in(tmp_path), splits=plan_in(tmp_path).splits | {"slice.noisy_text": records("n", 2)})
     assert labels(base_jobs(plan, "extract_plain"))[-3:] == [("best_prompt", "slice.noisy_text"), ("few_shot", "slice.noisy_text"),
                                                              ("guided_json", "slice.noisy_text")]
-    assert labels(merged_jobs(plan, "extract_plain"))[1:] == [("lora_short@merged", "test"), ("lora_short@merged", "slice.noisy_text")]
+    assert labels(merged_jobs(plan, "extract_plain"))[2:] == [("lora_short@merged", "test"), ("lora_short@merged", "slice.noisy_text")]
 
 
 def test_dynamic_only_serving_runs_the_adapter_and_its_canaries_on_the_base_engine(tmp_path: Path) -> None:
     jobs = base_jobs(plan_in(tmp_path, serving=("dynamic",)), "extract_plain")
-    assert ("lora_short", "test") in labels(jobs) and labels(jobs)[-1] == (ADAPTER_CANARIES, CANARY_SPLIT)
+    assert ("lora_short", "test") in labels(jobs) and labels(jobs)[-2:] == [("regression.adapter", "regression"), (ADAPTER_CANARIES, CANARY_SPLIT)]
     assert jobs[-1].candidate.adapter
 
 

@@ -19,6 +19,7 @@ from harness.report.markdown import render_markdown
 from harness.report.plots import write_plots
 from harness.report.results import results_sections
 from harness.report.run_folder import load_run_folder
+from harness.report.regression import regression_section
 from harness.report.slices import slices_section
 
 PLOTS_DIR = "plots"
@@ -30,7 +31,8 @@ def write_report(run_dir: Path) -> list[Path]:
     plots = write_plots(record, run_dir / PLOTS_DIR)
     relative = {name: path.relative_to(run_dir).as_posix() for name, path in plots.items()}
     summary = record.summary
-    sections = [*results_sections(summary, relative), slices_section(summary), examples_section(record),
+    sections = [*results_sections(summary, relative), slices_section(summary), regression_section(summary),
+                examples_section(record),
                 *evidence_sections(summary, record.data_card)]
     title = f"{summary['task']}: does the adapter beat prompting?"
     subtitle = f"Run {summary['run_id']}, {summary['created_at']}, {summary['split']} split"

@@ -22,7 +22,7 @@ from harness.errors import HarnessError
 REQUIRED_SECTIONS = ("schema_version", "task", "run_id", "created_at", "split", "verdict", "gate",
                      "candidates", "metric_defs", "comparisons", "baseline_selection",
                      "prompt_search", "cost", "engine", "data", "environment")
-OPTIONAL_SECTIONS = ("adapter_checks", "adapter", "guided_audit", "slices")
+OPTIONAL_SECTIONS = ("adapter_checks", "adapter", "guided_audit", "slices", "regression")
 
 
 @dataclass(frozen=True)
