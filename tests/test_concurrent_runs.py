@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from harness.model_prep import prepare_default_model
+from harness.probes import PROBES
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK = "contract_extraction"
@@ -78,5 +79,5 @@ def check_each_run_folder(reports: Path) -> None:
         assert summary["mlflow"]["parent_run_id"] and (run_dir / "report.html").is_file()
         for log in (run_dir / "raw").glob("*.jsonl"):
             ids = [json.loads(line)["record_id"] for line in log.read_text().splitlines()]
-            assert len(ids) == len(set(ids)) == {"test": TEST_N, "dev": DEV_N, "canary": CANARIES}[log.name.split(".")[-2]], log
+            assert len(ids) == len(set(ids)) == {"test": TEST_N, "dev": DEV_N, "canary": CANARIES, "regression": len(PROBES)}[log.name.split(".")[-2]], log
     assert (reports / "latest").resolve() in runs

@@ -32,6 +32,7 @@ import psutil
 import pytest
 
 from harness.model_prep import prepare_default_model
+from harness.probes import PROBES
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK = "contract_extraction"
@@ -120,7 +121,7 @@ def batch_has(base: Path, name: str, n: int) -> Callable[[], bool]:
 
 
 def expected_lines(batch: Path) -> int:
-    return {"test": TEST_N, "dev": DEV_N, "canary": CANARIES}[batch.name.split(".")[-2]]
+    return {"test": TEST_N, "dev": DEV_N, "canary": CANARIES, "regression": len(PROBES)}[batch.name.split(".")[-2]]
 
 
 def data_build_under_way(base: Path) -> Callable[[], bool]:
