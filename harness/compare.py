@@ -19,7 +19,7 @@ from harness.adapter_checks import check_static, parity, peft_greedy
 from harness.adapter_source import AdapterInfo, provide_adapter, serving_adapter, train_job
 from harness.baseline_cache import baseline_key, baseline_key_parts, cache_dir_for, restore, save
 from harness.batch_store import BatchStore
-from harness.data.slices import derive_slices, slice_name
+from harness.data.slices import SERVED_SPLIT, derive_slices, served_together, slice_name
 from harness.data_stage import TaskData, provide_data
 from harness.merge import merged_model
 from harness.model_prep import base_model_dir, model_fingerprint
@@ -138,7 +138,7 @@ def serve_and_summarize(run_dir: Path, config: RunConfig, model: tuple[Path, str
     store = BatchStore(run_dir)
     slices = derive_slices(config.task, data.splits["test"], config.slice_records)
     write_slices(run_dir, slices)
-    splits = {**data.splits, **slices}
+    splits = {**data.splits, **slices, SERVED_SPLIT: served_together(slices)}
     cache = baseline_cache_for(config, model_hash, data, settings, slices)
     restored = restore(cache.folder, store, cache.batches) if config.reuse_baseline else []
     plan = ServingPlan(config.task, config.candidates, splits, store, config.load, load_choice(config.paths.cache, config.task, key),
@@ -194,14 +194,14 @@ def write_slices(run_dir: Path, slices: Mapping[str, Sequence[Record]]) -> None:
 def baseline_cache_for(config: RunConfig, model_hash: str, data: TaskData, settings: EngineSettings,
                        slices: Mapping[str, Sequence[Record]]) -> BaselineCache:
     prompt_only = [c for c in config.candidates if not c.adapter]
-    batches = [(c.id, split) for c in prompt_only for split in ("dev", "test", *slices)]
+    batches = [(c.id, split) for c in prompt_only for split in ("dev", "test", SERVED_SPLIT)]
     batches += [(f"tune.{variant}", "dev") for variant in config.task.prompts.variants] + [(BASE_CANARIES, CANARY_SPLIT)]
     batches += [(BASE_PROBES, PROBE_SPLIT)]
     templates = {name: template_source(config.task, name) for name in (*config.task.prompts.variants, config.task.prompts.adapter)}
     recipes = {c.id: to_dict(c) for c in prompt_only} | {BASE_PROBES: to_dict(probe_candidate(False)) | {"probes": probe_set_fingerprint()}}
     recipes |= {BASE_CANARIES: to_dict(canary_candidate(False)) | {
         "records": config.adapter.liveness_canaries}}
-    hashes = dict(data.hashes) | {split: records_hash(records) for split, records in slices.items()}
+    hashes = dict(data.hashes) | ({SERVED_SPLIT: records_hash(served_together(slices))} if slices else {})
     parts = baseline_key_parts(model_hash, hashes, recipes, templates,
                                engine_identity(config, settings), to_dict(config.load))
     key = baseline_key(parts)

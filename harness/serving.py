@@ -3,7 +3,7 @@
 The base session loads the adapter as a `LoRARequest` (timing its cold load apart from any
 request), earns the best prompt on dev unless a choice is recorded, runs the prompt-only
 candidates on dev (to pick the strongest baseline there, never on test) and then every candidate
-on test and on each edge-case slice under the same load profile. The merged session serves the adapter folded into a copy of
+on test and on the edge-case slices (one batch of every slice's variants) under the same load profile. The merged session serves the adapter folded into a copy of
 the base with identical engine settings. Liveness canaries are two batches: the base model's greedy
 outputs (a prompt-only batch, cached with the baseline) and the adapter's, from the engine that
 serves the verdict's adapter. The regression probe (harness.probes) goes to the base model and to the
@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 
 from harness.adapter_checks import liveness
 from harness.batch_store import BatchStore
-from harness.data.slices import is_slice
+from harness.data.slices import SERVED_SPLIT
 from harness.engine.factory import open_engine
 from harness.engine.inprocess import describe_inprocess
 from harness.engine.types import Engine, EngineSettings, GenerationRequest
@@ -65,8 +65,8 @@ class ServingPlan:
         return list(self.splits["few_shot_pool"])[: self.canaries]
 
     def scored_splits(self) -> tuple[str, ...]:
-        """Where every candidate is scored: test, then each edge-case slice."""
-        return ("test", *(split for split in self.splits if is_slice(split)))
+        """Where every candidate is served for scoring: test, then the edge-case slices' variants together."""
+        return ("test", SERVED_SPLIT) if self.splits.get(SERVED_SPLIT) else ("test",)
 
 
 @dataclass(frozen=True)
@@ -142,9 +142,13 @@ def pending(plan: ServingPlan, builder: RequestBuilder, jobs: Sequence[Job]) -> 
 
 
 async def run_job_batch(engine: Engine, plan: ServingPlan, batch: Batch) -> None:
-    """Run one batch's pending requests; add the wall time spent and the engine's peak usage to the store."""
+    """Run one batch's pending requests; add the wall time spent and the engine's peak usage to the store.
+    The slices' and the regression probe's batches send no warm-up: each follows its candidate's test
+    batch (or the canaries) on a warm engine, and short batches would otherwise pay it again and again."""
+    warm = batch.split in (SERVED_SPLIT, REGRESSION_SPLIT)
+    profile = dataclasses.replace(plan.profile, warmup_requests=0) if warm else plan.profile
     async with sample_usage(engine) as peaks:
-        await run_batch(engine, batch, plan.profile, lambda seconds: plan.store.add_wall_seconds(batch.candidate, batch.split, seconds))
+        await run_batch(engine, batch, profile, lambda seconds: plan.store.add_wall_seconds(batch.candidate, batch.split, seconds))
     plan.store.add_usage(batch.candidate, batch.split, peaks.usage())
 
 

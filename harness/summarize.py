@@ -22,7 +22,7 @@ from harness.batch_store import BatchStore
 from harness.convergence import training_notes
 from harness.cost import TokenPrice, api_cost_per_1k, break_even_requests, self_hosted_cost_per_1k, training_cost_usd
 from harness.candidate_scores import CandidateResult, guided_audit, primary_value, score_candidate
-from harness.data.slices import is_slice, slice_name
+from harness.data.slices import SERVED_SPLIT, is_slice, slice_name
 from harness.evaluate import compare_pair, compare_slices
 from harness.metrics import METRICS, metric_def
 from harness.records import Record
@@ -72,13 +72,14 @@ def labels(facts: RunFacts) -> dict[str, tuple[CandidateSpec, str]]:
     return found
 
 
-def score_label(facts: RunFacts, store: BatchStore, label: str, split: str, priced: bool) -> CandidateResult:
-    records = facts.splits[split]
-    logged = store.predictions(label, split)
+def score_label(facts: RunFacts, store: BatchStore, label: str, split: str, priced: bool, served_as: str | None = None) -> CandidateResult:
+    """A label's scores on a split's records, read from the batch they were served in (`served_as`, default the split)."""
+    records, batch = facts.splits[split], served_as or split
+    logged = store.predictions(label, batch)
     predictions = [logged[r.id] for r in records]
-    wall = store.wall_seconds(label, split)
+    wall = store.wall_seconds(label, batch)
     cost = self_hosted_cost_per_1k(wall, len(records), facts.price_usd_per_hour) if priced else None
-    return score_candidate(facts.task, label, records, predictions, wall, cost, store.usage(label, split))
+    return score_candidate(facts.task, label, records, predictions, wall, cost, store.usage(label, batch))
 
 
 def dev_standings(facts: RunFacts, store: BatchStore) -> list[DevStanding]:
@@ -218,7 +219,7 @@ def summarize(facts: RunFacts, store: BatchStore, run_dir: Path, run_id: str) ->
     standings = dev_standings(facts, store)
     selection = choose_baseline(standings, metric_def(gate.primary_metric).direction == "higher_is_better")
     baseline, adapter = selection.chosen, verdict_label(facts)
-    on_slices = {split: {label: score_label(facts, store, label, split, False) for label in labels(facts)}
+    on_slices = {split: {label: score_label(facts, store, label, split, False, SERVED_SPLIT) for label in labels(facts)}
                  for split in facts.splits if is_slice(split)}
     findings = compare_slices({slice_name(split): (by_label[adapter], by_label[baseline]) for split, by_label in on_slices.items()},
                               gate.primary_metric, facts.seed) if adapter else ()

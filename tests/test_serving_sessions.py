@@ -71,11 +71,11 @@ def test_merged_serving_sends_the_adapter_canaries_to_the_merged_engine(tmp_path
     assert not merged_jobs(plan, "extract_plain")[0].candidate.adapter
 
 
-def test_every_candidate_is_served_on_each_slice_after_test(tmp_path: Path) -> None:
-    plan = dataclasses.replace(plan_in(tmp_path), splits=plan_in(tmp_path).splits | {"slice.noisy_text": records("n", 2)})
-    assert labels(base_jobs(plan, "extract_plain"))[-3:] == [("best_prompt", "slice.noisy_text"), ("few_shot", "slice.noisy_text"),
-                                                             ("guided_json", "slice.noisy_text")]
-    assert labels(merged_jobs(plan, "extract_plain"))[2:] == [("lora_short@merged", "test"), ("lora_short@merged", "slice.noisy_text")]
+def test_every_candidate_is_served_on_the_slices_variants_in_one_batch_after_test(tmp_path: Path) -> None:
+    variants = records("n", 2)
+    plan = dataclasses.replace(plan_in(tmp_path), splits=plan_in(tmp_path).splits | {"slice.noisy_text": variants, "slices": variants})
+    assert labels(base_jobs(plan, "extract_plain"))[-3:] == [("best_prompt", "slices"), ("few_shot", "slices"), ("guided_json", "slices")]
+    assert labels(merged_jobs(plan, "extract_plain"))[2:] == [("lora_short@merged", "test"), ("lora_short@merged", "slices")]
 
 
 def test_dynamic_only_serving_runs_the_adapter_and_its_canaries_on_the_base_engine(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from test_reliability import ROOT, TASK, records
 
 from harness.batch_store import BatchStore
-from harness.data.slices import slice_split
+from harness.data.slices import SERVED_SPLIT, slice_split
 from harness.prediction_log import Prediction, append_prediction
 from harness.prompt_choice import PromptChoice
 from harness.report.slices import slices_section as report_section
@@ -22,16 +22,17 @@ NOISY = slice_split("noisy_text")
 def run_with_a_slice(tmp_path: Path, slice_margin: float | None) -> dict:
     """The adapter matches the baseline on test and gets every field wrong on the noisy slice's 10 variants."""
     candidates = tuple(load_candidate(ROOT / "candidates", cid) for cid in ("best_prompt", "lora_short"))
+    noisy = tuple(dataclasses.replace(r, id=f"{r.id}~noisy_text") for r in records("test", 10))
     splits = {"train": records("train", 2), "few_shot_pool": records("pool", 2), "dev": records("dev", 4), "test": records("test", 24),
-              NOISY: records("test", 10), slice_split("missing_fields"): ()}
+              NOISY: noisy, slice_split("missing_fields"): (), SERVED_SPLIT: noisy}
     store = BatchStore(tmp_path / "run")
     for label in ("best_prompt", "lora_short"):
-        for split in ("test", NOISY):
+        for split, batch in (("test", "test"), (NOISY, SERVED_SPLIT)):  # every slice's variants are served in one batch
             wrong = label == "lora_short" and split == NOISY
             for record in splits[split]:
                 text = "{}" if wrong else json.dumps(dict(record.gold))
-                append_prediction(store.log_path(label, split), Prediction(record.id, label, split, text, 50, 20, 0.01, 0.1, "stop", 1))
-            store.add_wall_seconds(label, split, 1.0)
+                append_prediction(store.log_path(label, batch), Prediction(record.id, label, batch, text, 50, 20, 0.01, 0.1, "stop", 1))
+            store.add_wall_seconds(label, batch, 1.0)
     choice = PromptChoice("extract_plain", 2, "field_f1", {"extract_plain": 1.0}, "k")
     engine = {"mode": "inprocess", "engine_args": {}, "load_profile": {}, "adapter_cold_load_s": None}
     task = dataclasses.replace(TASK, gate=dataclasses.replace(TASK.gate, slice_margin=slice_margin))

@@ -3,7 +3,8 @@
 A task's `slices` names each slice and the perturbation steps it applies in order
 (harness.data.perturb). A slice holds a variant of each of the first `records` test records the
 steps apply to, with the gold the steps imply; its split is named `slice.<name>` and its record ids
-are `<test id>~<slice>`, so every candidate is scored on the same variants (paired). The randomness
+are `<test id>~<slice>`, so every candidate is scored on the same variants (paired). The variants of
+all slices are served as one batch per candidate (split `slices`), scored slice by slice. The randomness
 of a variant depends on the slice's seed, its name and the record id only: a slice is identical on
 every run and does not change when other records or slices do. This module knows task specs and
 records, nothing of engines or scoring.
@@ -20,6 +21,7 @@ from harness.records import Record
 from harness.specs import TaskSpec
 
 PREFIX = "slice."
+SERVED_SPLIT = "slices"  # every slice's variants in one batch per candidate: one engine pass instead of a short batch per slice
 
 
 def slice_split(name: str) -> str:
@@ -32,6 +34,11 @@ def is_slice(split: str) -> bool:
 
 def slice_name(split: str) -> str:
     return split.removeprefix(PREFIX)
+
+
+def served_together(slices: Mapping[str, Sequence[Record]]) -> tuple[Record, ...]:
+    """Every slice's variants, in slice order: the records of the one batch each candidate is served on."""
+    return tuple(record for records in slices.values() for record in records)
 
 
 def apply_steps(task: TaskSpec, name: str, steps: Sequence[Mapping[str, Any]], record: Record) -> Record | None:
