@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -93,6 +94,7 @@ def sweep_abandoned(folder: Path) -> list[Path]:
     return removed
 
 
+@functools.cache
 def _host() -> str:
     return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "localhost"
 
