@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -94,3 +95,18 @@ def test_a_server_reports_its_kv_cache_gauge_from_its_prometheus_metrics() -> No
     assert asyncio.run(server_answering(METRICS_PAGE).kv_cache_usage()) == 0.0625
     assert asyncio.run(server_answering(None).kv_cache_usage()) is None
     assert server_answering(METRICS_PAGE).memory_root() is None
+
+
+def test_a_cuda_engine_reports_the_gpu_memory_nvidia_smi_reads(tmp_path: Path, monkeypatch) -> None:
+    """On CUDA the memory is nvidia-smi's memory.used over the visible GPUs (MiB); a stand-in nvidia-smi on PATH
+    answers as the real one does on a two-GPU machine (no GPU here: the parsing and the choice are what is tested)."""
+    tool = tmp_path / "nvidia-smi"
+    tool.write_text("#!/bin/sh\n[ \"$1 $2\" = '--query-gpu=memory.used --format=csv,noheader,nounits' ] || exit 9\nprintf '1024\\n2048\\n'\n")
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    engine = HoldingEngine(None, [])
+    engine.settings = EngineSettings(model_dir="unused", device="cuda")
+    usage = serve_for(engine, 0.1)
+    assert usage == Usage(3072 << 20, "GPU memory in use (nvidia-smi, device-wide)", None)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert serve_for(engine, 0.1).memory_measure == "not measured: nvidia-smi is not on PATH"
