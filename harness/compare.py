@@ -89,6 +89,14 @@ class RunInputs:
     tokenizer: Any
     data: TaskData
 
+    def engine_settings(self, config: RunConfig) -> EngineSettings:
+        """The run's engine settings, serving this model."""
+        return dataclasses.replace(config.engine, model_dir=str(self.model_dir))
+
+    def request_builder(self, config: RunConfig) -> RequestBuilder:
+        """Requests for this task and tokenizer, few-shot examples from the data's pool."""
+        return RequestBuilder(config.task, self.tokenizer, self.data.splits["few_shot_pool"], config.engine.max_model_len, config.seed)
+
 
 def open_inputs(config: RunConfig) -> RunInputs:
     """The cheap checks first (nothing heavy runs on a bad input), engines left by a killed run reaped,
@@ -104,10 +112,9 @@ def open_inputs(config: RunConfig) -> RunInputs:
 
 def run_comparison(config: RunConfig) -> ComparisonOutcome:
     inputs = open_inputs(config)
-    model_dir, model_hash, tokenizer, data = inputs.model_dir, inputs.model_hash, inputs.tokenizer, inputs.data
-    run_dir = open_run(config.paths.reports, config.task.id, recorded_config(config, model_hash, data), config.resume_run_id)
+    run_dir = open_run(config.paths.reports, config.task.id, recorded_config(config, inputs.model_hash, inputs.data), config.resume_run_id)
     with failure_marked(run_dir):
-        summary = compare_in(run_dir, config, model_dir, model_hash, tokenizer, data)
+        summary = compare_in(run_dir, config, inputs)
         write_json(run_dir / "summary.json", summary)
     return ComparisonOutcome(run_dir, summary)
 
@@ -119,21 +126,19 @@ def complete_run(run_dir: Path) -> None:
     point_latest(run_dir)
 
 
-def compare_in(run_dir: Path, config: RunConfig, model_dir: Path, model_hash: str, tokenizer: Any, data: TaskData) -> dict[str, Any]:
+def compare_in(run_dir: Path, config: RunConfig, inputs: RunInputs) -> dict[str, Any]:
     """Adapter, serving, checks and scoring of one run folder; returns its summary."""
-    data.write_card(run_dir)
-    adapter = adapter_for(config, model_dir, data)
+    inputs.data.write_card(run_dir)
+    adapter = adapter_for(config, inputs.model_dir, inputs.data)
     with serving_adapter(adapter):
-        return serve_and_summarize(run_dir, config, (model_dir, model_hash), tokenizer, data, adapter)
+        return serve_and_summarize(run_dir, config, inputs, adapter)
 
 
-def serve_and_summarize(run_dir: Path, config: RunConfig, model: tuple[Path, str], tokenizer: Any, data: TaskData,
-                        adapter: AdapterInfo | None) -> dict[str, Any]:
+def serve_and_summarize(run_dir: Path, config: RunConfig, inputs: RunInputs, adapter: AdapterInfo | None) -> dict[str, Any]:
     """Serve every candidate (the adapter's files held unchanged meanwhile), check the adapter, and summarize."""
-    model_dir, model_hash = model
+    model_dir, model_hash, data = inputs.model_dir, inputs.model_hash, inputs.data
     static = check_static(adapter.path, model_dir, model_hash, config.engine.max_lora_rank) if adapter else None
-    settings = dataclasses.replace(config.engine, model_dir=str(model_dir))
-    builder = RequestBuilder(config.task, tokenizer, data.splits["few_shot_pool"], settings.max_model_len, config.seed)
+    settings, builder = inputs.engine_settings(config), inputs.request_builder(config)
     key = choice_key(config.task, model_hash, data.splits["dev"], tuned_candidate(config.candidates), engine_identity(config, settings))
     store = BatchStore(run_dir)
     slices = derive_slices(config.task, data.splits["test"], config.slice_records)

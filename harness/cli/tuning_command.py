@@ -7,13 +7,11 @@ Runs only the prompt search of a comparison (same data, engine settings and key)
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 
 from harness.batch_store import BatchStore
 from harness.compare import engine_identity, open_inputs
 from harness.engine.factory import open_engine
 from harness.prompt_choice import PromptChoice, choice_key, save_choice, tune_prompt
-from harness.requests import RequestBuilder
 from harness.run_config import RunConfig
 from harness.run_record import failure_marked, mark, open_run
 from harness.specs import tuned_candidate
@@ -22,16 +20,14 @@ from harness.specs import tuned_candidate
 def run_prompt_search(config: RunConfig) -> PromptChoice:
     """Score every variant on dev, save the choice where comparisons look for it, print it."""
     inputs = open_inputs(config)
-    model_dir, model_hash, tokenizer, data = inputs.model_dir, inputs.model_hash, inputs.tokenizer, inputs.data
-    settings = dataclasses.replace(config.engine, model_dir=str(model_dir))
+    settings, builder, dev = inputs.engine_settings(config), inputs.request_builder(config), inputs.data.splits["dev"]
     tuned = tuned_candidate(config.candidates)
-    key = choice_key(config.task, model_hash, data.splits["dev"], tuned, engine_identity(config, settings))
+    key = choice_key(config.task, inputs.model_hash, dev, tuned, engine_identity(config, settings))
     run_dir = open_run(config.paths.reports, config.task.id, {"command": "tune-prompt", "key": key}, None)
-    builder = RequestBuilder(config.task, tokenizer, data.splits["few_shot_pool"], settings.max_model_len, config.seed)
 
     async def search() -> PromptChoice:
         async with open_engine(settings, config.engine_mode, config.server_url) as engine:
-            return await tune_prompt(engine, builder, config.task, data.splits["dev"], tuned, BatchStore(run_dir), config.load, key)
+            return await tune_prompt(engine, builder, config.task, dev, tuned, BatchStore(run_dir), config.load, key)
 
     with failure_marked(run_dir):
         choice = asyncio.run(search())
