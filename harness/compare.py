@@ -57,7 +57,7 @@ def provide_model(config: RunConfig) -> tuple[Path, str]:
 
 def run_precision(config: RunConfig) -> PrecisionDecision:
     """The run's precision decision (made at the entry point; library callers get one made from the engine settings)."""
-    return config.precision or decide_precision(config.engine.device, config.engine.dtype)
+    return config.precision or decide_precision(config.engine.device, config.engine.dtype, memo_dir=config.paths.cache)
 
 
 def recorded_config(config: RunConfig, model_hash: str, data: TaskData) -> dict[str, Any]:

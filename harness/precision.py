@@ -2,22 +2,28 @@
 
 bfloat16 only where the hardware computes it natively: a CUDA device that supports it, or a CPU
 that torch reports with AVX512-BF16 or AMX tiles *and* whose bfloat16 matmul is confirmed fast by
-a short probe (two small matmuls, a fraction of a second). Otherwise float32 on the CPU and float16
-on a CUDA device without bf16. An explicit `--dtype` overrides the choice: bfloat16 where it is not
+a short probe (a small matmul in each dtype, best of three interleaved rounds, about half a
+second). Otherwise float32 on the CPU and float16 on a CUDA device without bf16. Given a cache
+folder, the hardware verdict (native or not, and the probe behind it) is remembered per machine
+(host, CPU model and flags, torch version and capability, GPU) in `<cache>/precision/`, so every
+run and every resume on one machine computes in the same dtype even when a probe taken under load
+would have read differently; deleting the file makes the next run probe again. An explicit `--dtype` overrides the choice: bfloat16 where it is not
 native runs (the user asked) with one warning line quoting the probe; float16 on the CPU and
 unknown names are user errors. The decision carries the CPU's model and relevant flags and the
 probe's figures so that summary.json, the adapter manifest and the report can state them. This
-module knows torch and /proc/cpuinfo; it knows nothing of models, engines or training.
+module knows torch, /proc/cpuinfo and its memo file; it knows nothing of models, engines or training.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.cache_files import content_key, write_text
 from harness.errors import HarnessError
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -25,6 +31,8 @@ DEVICES = ("auto", "cpu", "cuda")
 RELEVANT_CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile", "fma")
 PROBE_SHAPE = (256, 576, 768)  # rows x inner x columns: one decoder-projection-sized matmul
 PROBE_SECONDS = 0.08
+PROBE_ROUNDS = 3  # interleaved float32/bfloat16 rounds; each dtype's best round counts (load only slows a round)
+PRECISION_MEMO = "precision"
 # bf16 counts as native only when its matmul is at least this fraction of float32's speed.
 NATIVE_BF16_MIN_RATIO = 0.5
 
@@ -65,24 +73,65 @@ class PrecisionDecision:
         return asdict(self)
 
 
-def decide_precision(device: str = "auto", requested: str = "auto", warn: Any = None) -> PrecisionDecision:
-    """The run's device and dtype from the hardware (auto) or the user's override, checked."""
+def decide_precision(device: str = "auto", requested: str = "auto", warn: Any = None, memo_dir: Path | None = None) -> PrecisionDecision:
+    """The run's device and dtype from the hardware (auto) or the user's override, checked.
+
+    With `memo_dir` (the cache), the hardware verdict is read from this machine's memo when there is
+    one and written there when it was probed.
+    """
     if requested not in DTYPES:
         raise HarnessError(f"unknown dtype '{requested}'", "--dtype", f"use one of {', '.join(DTYPES)}")
     device = resolve_device(device)
+    if requested == "float16" and device == "cpu":
+        raise HarnessError("float16 is not a CPU precision here (no native fp16 kernels in torch or vLLM's CPU backend)", "--dtype",
+                           "use --dtype auto, float32 or bfloat16")
     import torch
 
-    probe = probe_matmul(device)
     cpu, capability = cpu_description(), torch.backends.cpu.get_cpu_capability()
     gpu = torch.cuda.get_device_name(0) if device == "cuda" else None
-    native, why = native_bf16(device, probe)
+    native, why, probe = hardware_verdict(device, {"cpu": cpu, "capability": capability, "gpu": gpu}, memo_dir)
     if requested == "auto":
         dtype = "bfloat16" if native else ("float16" if device == "cuda" else "float32")
         reason = f"auto: {why}"
     else:
         dtype, reason = requested, f"--dtype {requested} (auto would say: {why})"
-        _check_override(device, requested, native, probe, warn)
+        if requested == "bfloat16" and not native:
+            print(f"warning: --dtype bfloat16 on hardware without native bfloat16 will be slow ({probe.describe()})", file=warn or sys.stderr, flush=True)
     return PrecisionDecision(device, dtype, requested, native, reason, cpu, capability, gpu, probe)
+
+
+def hardware_verdict(device: str, machine: dict[str, Any], memo_dir: Path | None) -> tuple[bool, str, MatmulProbe]:
+    """Whether `device` computes bfloat16 natively, why, and the probe: this machine's memo, or probed now."""
+    import socket
+
+    import torch
+
+    memo = None
+    if memo_dir is not None:
+        key = content_key({"host": socket.gethostname(), "device": device, "torch": torch.__version__, **machine})
+        memo = memo_dir / PRECISION_MEMO / f"{key}.json"
+        remembered = _read_memo(memo)
+        if remembered is not None:
+            return remembered
+    probe = probe_matmul(device)
+    native, why = native_bf16(device, probe)
+    if memo is not None:
+        write_text(memo, json.dumps({"native_bf16": native, "why": why, "probe": asdict(probe), "probed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=2))
+    return native, why, probe
+
+
+def _read_memo(memo: Path) -> tuple[bool, str, MatmulProbe] | None:
+    """A remembered verdict, or None when there is none or it cannot be read (then the probe runs again)."""
+    try:
+        recorded = json.loads(memo.read_text())
+        probe = MatmulProbe(**{**recorded["probe"], "shape": tuple(recorded["probe"]["shape"])})
+        why = f"{recorded['why']}; probed {recorded['probed_at']}, remembered in {memo}"
+        return bool(recorded["native_bf16"]), why, probe
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        print(f"warning: ignoring an unreadable precision memo {memo} ({error}); probing again", file=sys.stderr, flush=True)
+        return None
 
 
 def resolve_device(device: str) -> str:
@@ -114,20 +163,16 @@ def native_bf16(device: str, probe: MatmulProbe) -> tuple[bool, str]:
     return True, f"torch reports {'+'.join(flags)} and the probe's bfloat16 matmul is {probe.bf16_ratio:.2f}x float32"
 
 
-def _check_override(device: str, requested: str, native: bool, probe: MatmulProbe, warn) -> None:
-    if requested == "float16" and device == "cpu":
-        raise HarnessError("float16 is not a CPU precision here (no native fp16 kernels in torch or vLLM's CPU backend)", "--dtype",
-                           "use --dtype auto, float32 or bfloat16")
-    if requested == "bfloat16" and not native:
-        print(f"warning: --dtype bfloat16 on hardware without native bfloat16 will be slow ({probe.describe()})", file=warn or sys.stderr, flush=True)
-
-
 def probe_matmul(device: str) -> MatmulProbe:
-    """Time a small float32 and bfloat16 matmul on `device` for about PROBE_SECONDS each."""
+    """Time a small float32 and bfloat16 matmul on `device`, PROBE_ROUNDS interleaved rounds of about
+    PROBE_SECONDS each; each dtype's fastest round is its rate, so a busy moment cannot flip the ratio."""
     import torch
 
     started = time.perf_counter()
-    rates = {name: _gflops(torch, dtype, device) for name, dtype in (("float32", torch.float32), ("bfloat16", torch.bfloat16))}
+    rates: dict[str, float] = {"float32": 0.0, "bfloat16": 0.0}
+    for _ in range(PROBE_ROUNDS):
+        for name, dtype in (("float32", torch.float32), ("bfloat16", torch.bfloat16)):
+            rates[name] = max(rates[name], _gflops(torch, dtype, device))
     return MatmulProbe(PROBE_SHAPE, round(rates["float32"], 2), round(rates["bfloat16"], 2), round(time.perf_counter() - started, 3))
 
 

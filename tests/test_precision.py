@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 import torch
 
 from harness.errors import HarnessError
+from harness import precision
 from harness.precision import NATIVE_BF16_MIN_RATIO, cpu_description, decide_precision
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,3 +76,36 @@ def test_the_cli_refuses_a_bad_dtype_in_one_line(dtype: str, tmp_path: Path) -> 
     errors = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(errors) == 1 and "--dtype" in errors[0] and "Traceback" not in done.stderr
     assert not (tmp_path / "cache").exists(), "nothing heavy ran before the check"
+
+
+def test_a_machine_remembers_its_verdict_so_a_probe_under_load_cannot_change_the_dtype(tmp_path: Path, monkeypatch) -> None:
+    first = decide_precision("cpu", memo_dir=tmp_path)
+    [memo] = (tmp_path / "precision").glob("*.json")
+    # A later probe that would read the other way (as one taken beside a busy engine did in CI) is not taken.
+    flipped = {"float32": 10.0, "bfloat16": 4.8} if first.native_bf16 else {"float32": 1.0, "bfloat16": 100.0}
+    monkeypatch.setattr(precision, "_gflops", lambda torch, dtype, device: flipped[str(dtype).removeprefix("torch.")])
+    again = decide_precision("cpu", memo_dir=tmp_path)
+    assert (again.dtype, again.native_bf16, again.probe) == (first.dtype, first.native_bf16, first.probe)
+    assert str(memo) in again.reason
+    # Without the memo the probe runs, and the flipped figures are what it reads.
+    memo.unlink()
+    probed = decide_precision("cpu", memo_dir=tmp_path)
+    assert (probed.probe.float32_gflops, probed.probe.bfloat16_gflops) == (flipped["float32"], flipped["bfloat16"])
+    assert memo.is_file()
+
+
+def test_an_unreadable_memo_is_probed_again_with_a_warning(tmp_path: Path, capsys) -> None:
+    decide_precision("cpu", memo_dir=tmp_path)
+    [memo] = (tmp_path / "precision").glob("*.json")
+    memo.write_text("{not json")
+    decision = decide_precision("cpu", memo_dir=tmp_path)
+    assert "remembered" not in decision.reason and "probing again" in capsys.readouterr().err
+    assert json.loads(memo.read_text())["probe"]["shape"] == [256, 576, 768]
+
+
+def test_each_dtype_is_rated_by_its_fastest_round(monkeypatch) -> None:
+    # One slow float32 round (a busy moment) among fast ones does not lower float32's rate.
+    rounds = iter([2.0, 5.0, 100.0, 6.0, 90.0, 4.0])
+    monkeypatch.setattr(precision, "_gflops", lambda torch, dtype, device: next(rounds))
+    probe = precision.probe_matmul("cpu")
+    assert (probe.float32_gflops, probe.bfloat16_gflops) == (100.0, 6.0)

@@ -28,9 +28,9 @@ def project_paths(args: argparse.Namespace) -> Paths:
     return Paths.under(args.root, args.cache_dir, args.reports_dir)
 
 
-def resolve_precision(args: argparse.Namespace) -> PrecisionDecision:
-    """The run's device and dtype, decided once from the hardware and the flags, and printed."""
-    decision = decide_precision(args.device, args.dtype)
+def resolve_precision(args: argparse.Namespace, paths: Paths) -> PrecisionDecision:
+    """The run's device and dtype, decided once from the hardware (remembered per machine in the cache) and the flags, and printed."""
+    decision = decide_precision(args.device, args.dtype, memo_dir=paths.cache)
     probe = f"; {decision.probe.describe()}" if decision.probe else ""
     print(f"[precision] {decision.device} {decision.dtype} ({decision.reason}{probe})", flush=True)
     return decision
@@ -95,7 +95,7 @@ def resolve_training_config(args: argparse.Namespace) -> TrainingConfig:
     check_bounds(args, "data", "train")
     paths = project_paths(args)
     task = with_train_flags(data_task(args, paths), args)
-    return TrainingConfig(task, paths, data_options(args), resolve_precision(args), args.model, args.retrain,
+    return TrainingConfig(task, paths, data_options(args), resolve_precision(args, paths), args.model, args.retrain,
                           None if args.no_mlflow else tracking_uri(args, paths))
 
 
@@ -114,7 +114,7 @@ def engine_run_config(args: argparse.Namespace, paths: Paths, task: TaskSpec) ->
     data = data_options(args)
     if args.mode == "inprocess" and args.server_url:
         raise HarnessError("--server-url needs --mode server", "--server-url")
-    precision = resolve_precision(args)
+    precision = resolve_precision(args, paths)
     engine = EngineSettings(model_dir="", device=precision.device, dtype=precision.dtype, max_model_len=args.max_model_len, max_lora_rank=args.max_lora_rank,
                             kv_cache_gib=args.kv_cache_gib, seed=0, runtime=engine_runtime(precision.device, args.engine_preload))
     return RunConfig(task=task, candidates=candidates, paths=paths, engine=engine, engine_mode=args.mode, server_url=args.server_url,
