@@ -1,4 +1,4 @@
-"""harness.adapter_checks on fake adapter folders: base-model match, rank, target modules; liveness and parity
+"""harness.adapter.adapter_checks on fake adapter folders: base-model match, rank, target modules; liveness and parity
 on literal outputs. (peft_greedy needs a real model and is covered by the slow pipeline tests.)"""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from harness.adapter_checks import check_static, liveness, parity
+from harness.adapter.adapter_checks import check_static, liveness, parity
 from harness.errors import HarnessError
-from harness.model_prep import model_fingerprint
+from harness.training.model_prep import model_fingerprint
 
 SERVED_HASH = "a" * 64
 

@@ -1,4 +1,4 @@
-"""harness.baseline_cache: the key over everything that could change a baseline, save and restore."""
+"""harness.serve.baseline_cache: the key over everything that could change a baseline, save and restore."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from harness.baseline_cache import baseline_key, baseline_key_parts, cache_dir_for, restore, save
-from harness.batch_store import BatchStore
-from harness.prediction_log import Prediction, append_prediction
+from harness.serve.baseline_cache import baseline_key, baseline_key_parts, cache_dir_for, restore, save
+from harness.serve.batch_store import BatchStore
+from harness.engine.prediction_log import Prediction, append_prediction
 
 PARTS: dict[str, Any] = {
     "model_hash": "m" * 64,

@@ -1,4 +1,4 @@
-"""harness.baseline_choice: the strongest prompt-only candidate on dev, ties broken by the stated rule (a table), and
+"""harness.decide.baseline_choice: the strongest prompt-only candidate on dev, ties broken by the stated rule (a table), and
 the tie as summarize() records it."""
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from test_reliability import ROOT, TASK, records
 
-from harness.baseline_choice import RULE, DevStanding, choose_baseline
-from harness.batch_store import BatchStore
-from harness.prediction_log import Prediction, append_prediction
-from harness.prompt_choice import PromptChoice
-from harness.report.results import tie_sentence
-from harness.specs import load_candidate
-from harness.summarize import RunFacts, summarize
+from harness.decide.baseline_choice import RULE, DevStanding, choose_baseline
+from harness.serve.batch_store import BatchStore
+from harness.engine.prediction_log import Prediction, append_prediction
+from harness.serve.prompt_choice import PromptChoice
+from harness.sinks.report.results import tie_sentence
+from harness.task.specs import load_candidate
+from harness.pipeline.summarize import RunFacts, summarize
 
 S = DevStanding
 

@@ -1,11 +1,11 @@
-"""harness.batch_store: per-batch raw logs and accumulated wall seconds in a run folder."""
+"""harness.serve.batch_store: per-batch raw logs and accumulated wall seconds in a run folder."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from harness.batch_store import BatchStore
-from harness.prediction_log import Prediction, append_prediction
+from harness.serve.batch_store import BatchStore
+from harness.engine.prediction_log import Prediction, append_prediction
 
 
 def prediction(record_id: str, text: str = "{}") -> Prediction:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import PurePosixPath
 
-from harness.baseline_cache import baseline_key, baseline_key_parts
+from harness.serve.baseline_cache import baseline_key, baseline_key_parts
 from harness.cache_files import content_key
 from harness.training.adapter_store import key_of
 from test_baseline_cache import PARTS as BASELINE_PARTS  # the baseline key's fixed inputs

@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 
 from conftest import write_cuad
-from harness.baseline_cache import restore, save
-from harness.batch_store import BatchStore
+from harness.serve.baseline_cache import restore, save
+from harness.serve.batch_store import BatchStore
 from harness.cache_files import building, key_lock, sweep_abandoned, temporary_name, write_text
-from harness.prediction_log import Prediction, append_prediction
-from harness.prompt_choice import PromptChoice, choice_path, load_choice, save_choice
-from harness.run_config import DataOptions
+from harness.engine.prediction_log import Prediction, append_prediction
+from harness.serve.prompt_choice import PromptChoice, choice_path, load_choice, save_choice
+from harness.pipeline.run_config import DataOptions
 
 BATCHES = [("best_prompt", "dev"), ("best_prompt", "test"), ("tune.extract_plain", "dev")]
 SPAWN = multiprocessing.get_context("spawn")
@@ -148,7 +148,7 @@ def test_the_sweep_keeps_what_a_live_owner_or_another_host_is_writing(tmp_path: 
 
 
 def build_data(barrier: Any, cuad: str, cache: str, kill_after: int | None = None) -> dict[str, str]:
-    from harness.data_stage import provide_data
+    from harness.pipeline.data_stage import provide_data
     from test_data_build import small_task
 
     if barrier is not None:
@@ -295,7 +295,7 @@ def train_tiny(barrier: Any, store: str) -> tuple[str, str]:
 
 @pytest.mark.slow
 def test_two_runs_train_one_adapter_once_and_share_it(tmp_path: Path) -> None:
-    from harness.model_prep import prepare_default_model
+    from harness.training.model_prep import prepare_default_model
     from harness.training.adapter_store import read_manifest, staging_dir
     from test_training_train import MODEL_DIR
 
@@ -312,7 +312,7 @@ def test_two_runs_train_one_adapter_once_and_share_it(tmp_path: Path) -> None:
 
 
 def test_an_incomplete_build_left_in_place_by_an_older_version_is_an_error_not_trusted(tmp_path: Path) -> None:
-    from harness.data_stage import data_key
+    from harness.pipeline.data_stage import data_key
     from harness.errors import HarnessError
     from test_data_build import small_task
 
@@ -341,7 +341,7 @@ def fake_adapter(folder: Path, key: str, note: str) -> Path:
 
 def serve_for(store: str, key: str, seconds: float) -> str:
     """Hold the adapter as a serving run does, and say which adapter was on disk at the end of the hold."""
-    from harness.adapter_source import AdapterInfo, serving_adapter
+    from harness.adapter.adapter_source import AdapterInfo, serving_adapter
     from harness.training.adapter_store import read_manifest
 
     folder = Path(store) / key
@@ -369,7 +369,7 @@ def test_a_retrain_waits_for_the_run_serving_the_adapter_then_replaces_it(tmp_pa
 
 
 def test_an_adapter_replaced_before_its_run_holds_it_is_refused(tmp_path: Path) -> None:
-    from harness.adapter_source import AdapterInfo, serving_adapter
+    from harness.adapter.adapter_source import AdapterInfo, serving_adapter
     from harness.errors import HarnessError
 
     key = "e" * 64

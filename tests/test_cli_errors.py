@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import harness.compare
+import harness.pipeline.compare
 from harness.cli import build_parser, main
 from harness.cli.config import resolve_gate_config, resolve_run_config
 from harness.errors import HarnessError
@@ -43,7 +43,7 @@ def no_engine(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         return stage
 
     for name in ("adapter_for", "serve_base", "serve_merged"):
-        monkeypatch.setattr(harness.compare, name, refuse(name))
+        monkeypatch.setattr(harness.pipeline.compare, name, refuse(name))
     return started
 
 

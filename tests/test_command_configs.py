@@ -18,10 +18,10 @@ from tiny_model import write_tiny_model
 from harness.cli import build_parser, main
 from harness.cli.config import (resolve_curve_config, resolve_data_config, resolve_gate_config, resolve_run_config, resolve_training_config,
                                  resolve_tuning_config)
-from harness.data_stage import data_key
+from harness.pipeline.data_stage import data_key
 from harness.errors import HarnessError
-from harness.model_prep import base_model_dir, default_model_dir
-from harness.run_config import CurveConfig, DataConfig, DataOptions, RunConfig, TrainingConfig
+from harness.training.model_prep import base_model_dir, default_model_dir
+from harness.pipeline.run_config import CurveConfig, DataConfig, DataOptions, RunConfig, TrainingConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 TASK = "contract_extraction"

@@ -1,10 +1,10 @@
-"""Table tests for harness.convergence on literal loss histories."""
+"""Table tests for harness.decide.convergence on literal loss histories."""
 
 from __future__ import annotations
 
 import pytest
 
-from harness.convergence import training_notes
+from harness.decide.convergence import training_notes
 
 
 def history(dev: dict[int, float], train: dict[int, float]) -> list[dict]:

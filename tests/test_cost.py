@@ -1,10 +1,10 @@
-"""Table tests for harness.cost with hand-computed dollars."""
+"""Table tests for harness.score.cost with hand-computed dollars."""
 
 from __future__ import annotations
 
 import pytest
 
-from harness.cost import (
+from harness.score.cost import (
     DEFAULT_PRICE_USD_PER_HOUR,
     BreakEven,
     TokenPrice,

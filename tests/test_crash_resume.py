@@ -31,8 +31,8 @@ from typing import Callable
 import psutil
 import pytest
 
-from harness.model_prep import prepare_default_model
-from harness.probes import PROBES
+from harness.training.model_prep import prepare_default_model
+from harness.task.probes import PROBES
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK = "contract_extraction"

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from harness.cli.config import parse_sizes
-from harness.curve import curve_point, smallest_winning_size, write_curve
+from harness.pipeline.curve import curve_point, smallest_winning_size, write_curve
 from harness.errors import HarnessError
-from harness.specs import GateSpec
-from harness.stats import bootstrap_distribution, percentile_interval
+from harness.task.specs import GateSpec
+from harness.statistics.stats import bootstrap_distribution, percentile_interval
 
 ON_POINT = GateSpec(min_effect=0.05, alpha=0.05, min_effect_on="point")
 ON_CI_LOW = GateSpec(min_effect=0.05, alpha=0.05, min_effect_on="ci_low")
@@ -72,7 +72,7 @@ def run_folder(tmp_path: Path) -> tuple[Path, dict]:
 
 
 def former_micro_f1_interval(counts: list[tuple[int, int, int]], seed: int) -> tuple[float, float, float]:
-    """The curve's own micro-F1 bootstrap before it used harness.stats: the known answer."""
+    """The curve's own micro-F1 bootstrap before it used harness.statistics.stats: the known answer."""
     table = np.asarray(counts, dtype=float)
 
     def f1(index: np.ndarray) -> np.ndarray:

@@ -14,9 +14,9 @@ from harness.data import build as build_module
 from harness.data.build import build_task_data
 from harness.data.splits import SPLITS
 from harness.errors import HarnessError
-from harness.records import read_records
-from harness.specs import TaskSpec, load_task
-from harness.validate import validate_task
+from harness.task.records import read_records
+from harness.task.specs import TaskSpec, load_task
+from harness.data.validate import validate_task
 
 TASKS = Path(__file__).resolve().parent.parent / "tasks"
 REAL_CUAD = TASKS.parent.parent / "shared" / "data" / "cuad"

@@ -11,8 +11,8 @@ from harness.data.harvest import Candidate
 from harness.data.leakage import leakage
 from harness.data.splits import assign_documents, select, shares
 from harness.data.synthetic import synthetic_harvest
-from harness.records import Record
-from harness.specs import load_task
+from harness.task.records import Record
+from harness.task.specs import load_task
 
 TASKS = Path(__file__).resolve().parent.parent / "tasks"
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.model_prep import prepare_default_model
+from harness.training.model_prep import prepare_default_model
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK = "contract_extraction"
@@ -332,7 +332,7 @@ def test_make_ui_shows_the_comparison_and_the_champion_in_a_browser(compared: tu
 def test_report_opens_in_a_browser(compared: tuple[Path, dict], tmp_path: Path) -> None:
     from review_browser import check_report, chromium, review
 
-    from harness.report.formatting import decision_words
+    from harness.sinks.report.formatting import decision_words
 
     run_dir = compared[0]
     summary = json.loads((run_dir / "summary.json").read_text())

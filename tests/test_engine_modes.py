@@ -15,7 +15,7 @@ import pytest
 
 from harness.engine.factory import open_engine
 from harness.engine.types import EngineSettings, GenerationRequest
-from harness.model_prep import prepare_default_model
+from harness.training.model_prep import prepare_default_model
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = ("Name three colours.", "What is the capital of France? Answer in one word.", "Write the number 12 in words.")

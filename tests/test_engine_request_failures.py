@@ -1,5 +1,5 @@
 """Which engine exceptions are failed requests: each engine turns a transport, server-answer or vLLM
-error into `RequestFailed` (recorded as data by harness.predict) and lets anything else, a harness
+error into `RequestFailed` (recorded as data by harness.serve.predict) and lets anything else, a harness
 bug, propagate. The server engine talks to an httpx mock transport (its one collaborator); the
 in-process engine's vLLM call is replaced by one that raises."""
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from harness.batch_store import BatchStore
+from harness.serve.batch_store import BatchStore
 from harness.engine.server import ServerEngine
 from harness.engine.types import EngineSettings, Usage
 from harness.engine.usage import sample_usage

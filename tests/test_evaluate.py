@@ -1,4 +1,4 @@
-"""harness.candidate_scores and harness.evaluate on literal predictions and gold of the real contract_extraction task: scoring in
+"""harness.score.candidate_scores and harness.decide.evaluate on literal predictions and gold of the real contract_extraction task: scoring in
 record order, paired comparisons (the primary diff IS the reported field_f1 gap), verdicts, guided audit."""
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import pytest
 from scipy.stats import binomtest
 
 from harness.errors import HarnessError
-from harness.candidate_scores import CandidateResult, guided_audit, risky_keywords, score_candidate
-from harness.evaluate import compare_pair
-from harness.metrics import record_field_f1
-from harness.prediction_log import Prediction
-from harness.records import Record
-from harness.specs import GateSpec, TaskSpec, load_task
+from harness.score.candidate_scores import CandidateResult, guided_audit, risky_keywords, score_candidate
+from harness.decide.evaluate import compare_pair
+from harness.score.metrics import record_field_f1
+from harness.engine.prediction_log import Prediction
+from harness.task.records import Record
+from harness.task.specs import GateSpec, TaskSpec, load_task
 
 TASK: TaskSpec = load_task(Path(__file__).resolve().parent.parent / "tasks", "contract_extraction")
 NAMES = ("Acme Widgets Inc.", "Borealis Data LLC", "Cobalt Foods Corp.", "Dynamo Media Ltd.")

@@ -1,4 +1,4 @@
-"""Tests for harness.gate_outputs: JUnit XML that parses and fails exactly the failed checks, and
+"""Tests for harness.sinks.gate_outputs: JUnit XML that parses and fails exactly the failed checks, and
 a PR comment that states the decision."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from test_report_run_folder import write_run_folder
 
-from harness.gate_outputs import junit_xml, pr_comment_markdown
-from harness.report.formatting import format_metric
+from harness.sinks.gate_outputs import junit_xml, pr_comment_markdown
+from harness.sinks.report.formatting import format_metric
 
 DECISIONS = [("adapter_wins", "ADAPTER WINS", "PASS"), ("not_proven", "NOT PROVEN", "FAIL"),
              ("adapter_loses", "ADAPTER LOSES", "FAIL")]

@@ -1,4 +1,4 @@
-"""Tests for harness.metrics on literal record scores with hand-computed answers."""
+"""Tests for harness.score.metrics on literal record scores with hand-computed answers."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from harness.metrics import (
+from harness.score.metrics import (
     METRICS,
     MetricSet,
     RequestOutcome,
@@ -15,8 +15,8 @@ from harness.metrics import (
     record_field_counts,
     record_field_f1,
 )
-from harness.scoring import FieldOutcome, RecordScore
-from harness.stats import Interval, paired_bootstrap_micro_f1
+from harness.score.scoring import FieldOutcome, RecordScore
+from harness.statistics.stats import Interval, paired_bootstrap_micro_f1
 
 
 def _score(status: str = "valid", extracted: bool = False, **fields: FieldOutcome) -> RecordScore:

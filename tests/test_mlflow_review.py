@@ -23,9 +23,9 @@ from test_report_run_folder import FIELDS, write_run_folder
 from harness.cli import main
 from harness.cli.commands import log_to_mlflow
 from harness.errors import HarnessError
-from harness.mlflow_store import store_errors
-from harness.report import write_report
-from harness.tracking import PARENT_RUN_TAG, log_run, predictions_table
+from harness.sinks.mlflow_store import store_errors
+from harness.sinks.report import write_report
+from harness.sinks.tracking import PARENT_RUN_TAG, log_run, predictions_table
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "contract_extraction-adapter"

@@ -1,11 +1,11 @@
-"""Table tests for harness.normalize on literal inputs."""
+"""Table tests for harness.task.normalize on literal inputs."""
 
 from __future__ import annotations
 
 import pytest
 
-from harness.jurisdiction import normalize_jurisdiction
-from harness.normalize import (
+from harness.task.jurisdiction import normalize_jurisdiction
+from harness.task.normalize import (
     NORMALIZERS,
     compare_values,
     normalize_date,

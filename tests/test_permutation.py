@@ -1,4 +1,4 @@
-"""Known-answer tests for harness.permutation: the primary test is right at small n."""
+"""Known-answer tests for harness.statistics.permutation: the primary test is right at small n."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from harness.permutation import paired_permutation, permutation_mean, permutation_micro_f1, micro_f1_of_sums
+from harness.statistics.permutation import paired_permutation, permutation_mean, permutation_micro_f1, micro_f1_of_sums
 
 SAME = (5, 0, 0)  # a record both candidates get right
 

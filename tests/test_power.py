@@ -1,11 +1,11 @@
-"""Known-answer tests for harness.power (normal approximation from the paired bootstrap SE)."""
+"""Known-answer tests for harness.statistics.power (normal approximation from the paired bootstrap SE)."""
 
 from __future__ import annotations
 
 import pytest
 from scipy.stats import norm
 
-from harness.power import Power, PowerQuestion, paired_power, power_sentence
+from harness.statistics.power import Power, PowerQuestion, paired_power, power_sentence
 
 Z = norm.ppf(1 - 0.05 / 6) + norm.ppf(0.8)  # alpha 0.05 over a Holm family of 3, 80 % power: 3.236
 

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from harness.errors import HarnessError
-from harness import precision
-from harness.precision import NATIVE_BF16_MIN_RATIO, cpu_description, decide_precision
+from harness.hardware import precision
+from harness.hardware.precision import NATIVE_BF16_MIN_RATIO, cpu_description, decide_precision
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""harness.predict.run_batch against a fake engine (its one collaborator): warm-up, logging, resume,
+"""harness.serve.predict.run_batch against a fake engine (its one collaborator): warm-up, logging, resume,
 retries, timeouts and failures as data."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 
 from harness.engine.types import GenerationRequest, GenerationResult, RequestFailed
 from harness.errors import HarnessError
-from harness.prediction_log import Prediction, append_prediction, read_predictions
-from harness.predict import Batch, LoadProfile, run_batch
+from harness.engine.prediction_log import Prediction, append_prediction, read_predictions
+from harness.serve.predict import Batch, LoadProfile, run_batch
 
 Behaviour = Callable[[str, int], Any]  # (record id, call number for that record) -> text, or raises / sleeps
 

@@ -1,4 +1,4 @@
-"""harness.prompts: strict templates, few-shot turns with gold answers, shot selection, template choice."""
+"""harness.task.prompts: strict templates, few-shot turns with gold answers, shot selection, template choice."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError
-from harness.prompts import build_messages, gold_answer, render_user_message, resolve_template, select_shots
-from harness.records import Record
-from harness.specs import CandidateSpec, TaskSpec, load_task
+from harness.task.prompts import build_messages, gold_answer, render_user_message, resolve_template, select_shots
+from harness.task.records import Record
+from harness.task.specs import CandidateSpec, TaskSpec, load_task
 
 TASKS = Path(__file__).resolve().parent.parent / "tasks"
 SCHEMA_ORDER = ["parties", "agreement_date", "effective_date", "expiration_date", "renewal_term", "notice_period_days",

@@ -13,8 +13,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.jurisdiction import normalize_jurisdiction
-from harness.normalize import (
+from harness.task.jurisdiction import normalize_jurisdiction
+from harness.task.normalize import (
     NORMALIZERS,
     normalize_date,
     normalize_duration_days,
@@ -22,8 +22,8 @@ from harness.normalize import (
     normalize_text,
     parties_match,
 )
-from harness.scoring import FieldOutcome, parse_output, score_field, score_output
-from harness.specs import FIELD_KINDS, load_task
+from harness.score.scoring import FieldOutcome, parse_output, score_field, score_output
+from harness.task.specs import FIELD_KINDS, load_task
 
 TASK = load_task(Path(__file__).resolve().parent.parent / "tasks", "contract_extraction")
 GOLD = {"parties": ["Acme Corp.", "Beta Holdings LLC"], "agreement_date": "2014-05-08", "effective_date": None,

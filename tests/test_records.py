@@ -1,4 +1,4 @@
-"""harness.records (JSONL of records, hashes) and harness.prediction_log (the append-only raw log)."""
+"""harness.task.records (JSONL of records, hashes) and harness.engine.prediction_log (the append-only raw log)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError
-from harness.prediction_log import Prediction, append_prediction, read_predictions
-from harness.records import Record, read_records, records_hash, write_records
+from harness.engine.prediction_log import Prediction, append_prediction, read_predictions
+from harness.task.records import Record, read_records, records_hash, write_records
 
 A = Record("a", "doc1", "Text A — with ünïcode.", {"parties": ["Acme"], "governing_law": None}, "cuad")
 B = Record("b", "doc1", "Text B", {"parties": [], "governing_law": "Texas"}, "synthetic")

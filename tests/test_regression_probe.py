@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from test_reliability import ROOT, TASK, records
 
-from harness.batch_store import BatchStore
-from harness.prediction_log import Prediction, append_prediction
-from harness.probes import ADAPTER_LABEL, BASE_LABEL, PROBES, SPLIT, passes
-from harness.prompt_choice import PromptChoice
-from harness.specs import load_candidate
-from harness.summarize import RunFacts, summarize
+from harness.serve.batch_store import BatchStore
+from harness.engine.prediction_log import Prediction, append_prediction
+from harness.task.probes import ADAPTER_LABEL, BASE_LABEL, PROBES, SPLIT, passes
+from harness.serve.prompt_choice import PromptChoice
+from harness.task.specs import load_candidate
+from harness.pipeline.summarize import RunFacts, summarize
 
 RIGHT = {"exact_five_words": "The sky is bright blue.", "at_most_twelve_words": "To make promises binding and clear.",
          "json_keys": '```json\n{"name": "Ana", "age": 31}\n```', "addition": "42", "multiplication": "54", "apples": "7", "older": "Sam",
@@ -75,7 +75,7 @@ def test_the_regression_check_when_set_allows_the_margin_and_no_more(tmp_path: P
 
 
 def test_the_report_shows_each_item_and_marks_the_regressed_ones(tmp_path: Path) -> None:
-    from harness.report.regression import regression_section
+    from harness.sinks.report.regression import regression_section
 
     section = regression_section(probe_run(tmp_path, adapter_wrong=2))
     text, table = section.blocks

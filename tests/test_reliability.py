@@ -13,25 +13,25 @@ from pathlib import Path
 import pytest
 from test_report_run_folder import write_run_folder
 
-from harness.precision import decide_precision
-from harness.batch_store import BatchStore
+from harness.hardware.precision import decide_precision
+from harness.serve.batch_store import BatchStore
 from harness.cli.commands import prepare_output_folders
-from harness.compare import engine_identity, recorded_config
+from harness.pipeline.compare import engine_identity, recorded_config
 from harness.data.build import shortfall
 from harness.data.cuad_layout import read_contracts
-from harness.data_stage import warn_shortfall
+from harness.pipeline.data_stage import warn_shortfall
 from harness.engine.server import server_command
 from harness.engine.types import EngineSettings
 from harness.errors import HarnessError
-from harness.prediction_log import Prediction, append_prediction
-from harness.prompt_choice import PromptChoice
-from harness.records import Record
+from harness.engine.prediction_log import Prediction, append_prediction
+from harness.serve.prompt_choice import PromptChoice
+from harness.task.records import Record
 from harness.redaction import redact_text, redact_uri, secret_values
-from harness.report import write_report
-from harness.run_config import Paths, RunConfig
-from harness.run_record import environment, mark, open_run, resolve_resume, run_status, task_reports, write_json
-from harness.specs import load_candidate, load_task, to_dict
-from harness.summarize import RunFacts, summarize
+from harness.sinks.report import write_report
+from harness.pipeline.run_config import Paths, RunConfig
+from harness.record.run_record import environment, mark, open_run, resolve_resume, run_status, task_reports, write_json
+from harness.task.specs import load_candidate, load_task, to_dict
+from harness.pipeline.summarize import RunFacts, summarize
 
 ROOT = Path(__file__).resolve().parent.parent
 TASK = load_task(ROOT / "tasks", "contract_extraction")

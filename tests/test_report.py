@@ -1,4 +1,4 @@
-"""Tests for harness.report on a realistic run folder built in tmp_path (test_report_run_folder)."""
+"""Tests for harness.sinks.report on a realistic run folder built in tmp_path (test_report_run_folder)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 from test_report_run_folder import CANDIDATES, write_run_folder
 
 from harness.errors import HarnessError
-from harness.report import write_report
-from harness.report.formatting import format_metric, format_number, format_p
-from harness.report.markdown import demote_headings
-from harness.report.results import KEY_METRICS, best_rows, metric_cell
+from harness.sinks.report import write_report
+from harness.sinks.report.formatting import format_metric, format_number, format_p
+from harness.sinks.report.markdown import demote_headings
+from harness.sinks.report.results import KEY_METRICS, best_rows, metric_cell
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

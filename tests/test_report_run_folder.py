@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from harness.errors import HarnessError
-from harness.metrics import METRICS
-from harness.report.run_folder import load_run_folder, read_summary, required
+from harness.score.metrics import METRICS
+from harness.sinks.report.run_folder import load_run_folder, read_summary, required
 
 FIELDS = ("parties", "agreement_date", "effective_date", "expiration_date", "renewal_term",
           "notice_period_days", "governing_law")

@@ -1,4 +1,4 @@
-"""harness.requests with the real embedded tokenizer: token ids through the chat template, guided schema,
+"""harness.serve.requests with the real embedded tokenizer: token ids through the chat template, guided schema,
 adapter name, decoding settings, and the max_model_len guard."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError
-from harness.model_prep import prepare_default_model
-from harness.prompts import gold_answer, render_user_message
-from harness.records import Record
-from harness.requests import ADAPTER_NAME, RequestBuilder
-from harness.specs import CandidateSpec, DecodingSpec, load_task
+from harness.training.model_prep import prepare_default_model
+from harness.task.prompts import gold_answer, render_user_message
+from harness.task.records import Record
+from harness.serve.requests import ADAPTER_NAME, RequestBuilder
+from harness.task.specs import CandidateSpec, DecodingSpec, load_task
 
 ROOT = Path(__file__).resolve().parent.parent
 TASK = load_task(ROOT / "tasks", "contract_extraction")

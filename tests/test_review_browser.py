@@ -15,8 +15,8 @@ from review_browser import (Review, check_child_run_page, check_experiment_page,
 from test_report_run_folder import CANDIDATES, write_run_folder
 
 from harness.cli.commands import log_to_mlflow
-from harness.report import write_report
-from harness.report.formatting import decision_words
+from harness.sinks.report import write_report
+from harness.sinks.report.formatting import decision_words
 
 HEADLINE = ("field_f1", "schema_valid_rate", "latency_p95_s")
 

@@ -1,4 +1,4 @@
-"""harness.run_record: run folders, resume only with the same config, the `latest` pointer, atomic writes."""
+"""harness.record.run_record: run folders, resume only with the same config, the `latest` pointer, atomic writes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError
-from harness.run_record import open_run, point_latest, read_summary, resolve_resume, write_json, write_jsonl
+from harness.record.run_record import open_run, point_latest, read_summary, resolve_resume, write_json, write_jsonl
 
 CONFIG = {"task": {"id": "t", "gate": {"min_effect": 0.05}}, "model_hash": "abc", "candidates": ["a", "b"],
           "paths": {"root": Path("/project")}, "load": {"concurrency": 4}}

@@ -1,4 +1,4 @@
-"""Table tests for harness.scoring on literal outputs, a literal schema and literal gold records."""
+"""Table tests for harness.score.scoring on literal outputs, a literal schema and literal gold records."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from harness.normalize import NORMALIZERS
-from harness.scoring import FieldOutcome, parse_output, score_field, score_output
-from harness.specs import FIELD_KINDS
+from harness.task.normalize import NORMALIZERS
+from harness.score.scoring import FieldOutcome, parse_output, score_field, score_output
+from harness.task.specs import FIELD_KINDS
 
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",

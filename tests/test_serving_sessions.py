@@ -1,4 +1,4 @@
-"""harness.serving without an engine: which batches each session serves, that a session whose every
+"""harness.serve.serving without an engine: which batches each session serves, that a session whose every
 batch is complete starts no engine (the settings name a model folder that does not exist, so any
 attempt to start vLLM fails the test), and the liveness check read from the two canary batches.
 Uses the real task, candidates and embedded tokenizer."""
@@ -11,18 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from harness.batch_store import BatchStore
+from harness.serve.batch_store import BatchStore
 from harness.engine.types import EngineSettings
 from harness.errors import HarnessError
-from harness.model_prep import prepare_default_model
-from harness.predict import LoadProfile
-from harness.prediction_log import Prediction, append_prediction
-from harness.prompt_choice import PromptChoice
-from harness.records import Record
-from harness.requests import RequestBuilder
-from harness.serving import (ADAPTER_CANARIES, BASE_CANARIES, CANARY_SPLIT, SKIPPED, ServingPlan, adapter_liveness, base_jobs,
+from harness.training.model_prep import prepare_default_model
+from harness.serve.predict import LoadProfile
+from harness.engine.prediction_log import Prediction, append_prediction
+from harness.serve.prompt_choice import PromptChoice
+from harness.task.records import Record
+from harness.serve.requests import RequestBuilder
+from harness.serve.serving import (ADAPTER_CANARIES, BASE_CANARIES, CANARY_SPLIT, SKIPPED, ServingPlan, adapter_liveness, base_jobs,
                              merged_jobs, pending, serve_base, serve_merged)
-from harness.specs import load_candidate, load_task
+from harness.task.specs import load_candidate, load_task
 
 ROOT = Path(__file__).resolve().parent.parent
 TASK = load_task(ROOT / "tasks", "contract_extraction")

@@ -8,13 +8,13 @@ from pathlib import Path
 
 from test_reliability import ROOT, TASK, records
 
-from harness.batch_store import BatchStore
+from harness.serve.batch_store import BatchStore
 from harness.data.slices import SERVED_SPLIT, slice_split
-from harness.prediction_log import Prediction, append_prediction
-from harness.prompt_choice import PromptChoice
-from harness.report.slices import slices_section as report_section
-from harness.specs import load_candidate
-from harness.summarize import RunFacts, summarize
+from harness.engine.prediction_log import Prediction, append_prediction
+from harness.serve.prompt_choice import PromptChoice
+from harness.sinks.report.slices import slices_section as report_section
+from harness.task.specs import load_candidate
+from harness.pipeline.summarize import RunFacts, summarize
 
 NOISY = slice_split("noisy_text")
 

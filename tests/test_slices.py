@@ -12,9 +12,9 @@ import pytest
 from harness.data.perturb import Context, drop_field_sentences, insert_lines, ocr_noise, page_furniture, rewrap, surround, upper_case
 from harness.data.slices import derive_slices, slice_split
 from harness.errors import HarnessError
-from harness.records import Record
-from harness.specs import load_task
-from harness.validate import validate_task
+from harness.task.records import Record
+from harness.task.specs import load_task
+from harness.data.validate import validate_task
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK = load_task(ROOT / "tasks", "contract_extraction")

@@ -1,4 +1,4 @@
-"""harness.specs: strict loading of task.yaml and candidate YAML, on temporary copies and the real files."""
+"""harness.task.specs: strict loading of task.yaml and candidate YAML, on temporary copies and the real files."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError
-from harness.specs import CandidateSpec, GateSpec, TaskSpec, load_candidate, load_task
+from harness.task.specs import CandidateSpec, GateSpec, TaskSpec, load_candidate, load_task
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = ROOT / "tasks"

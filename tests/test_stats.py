@@ -1,4 +1,4 @@
-"""Known-answer tests for harness.stats."""
+"""Known-answer tests for harness.statistics.stats."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.stats import ttest_ind
 
-from harness.stats import (
+from harness.statistics.stats import (
     Interval,
     bootstrap_distribution,
     holm,
@@ -29,7 +29,7 @@ def test_paired_bootstrap_of_identical_arrays_is_null() -> None:
 
 def test_paired_bootstrap_of_a_constant_gain_has_a_point_ci_and_undefined_dz() -> None:
     """The bootstrap gives the interval only: its old p-value here, 2/(B+1) on three records, was
-    a floor of the resampling, not evidence (harness.permutation gives 0.25, the exact answer)."""
+    a floor of the resampling, not evidence (harness.statistics.permutation gives 0.25, the exact answer)."""
     result = paired_bootstrap([0.6, 0.7, 0.8], [0.5, 0.6, 0.7], n_resamples=999)
     assert result.mean_diff == pytest.approx(0.1)
     assert result.ci.low == pytest.approx(0.1) and result.ci.high == pytest.approx(0.1)

@@ -1,4 +1,4 @@
-"""Tests for harness.tracking against a real SQLite MLflow store in tmp_path."""
+"""Tests for harness.sinks.tracking against a real SQLite MLflow store in tmp_path."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from mlflow.entities import Run
 from test_report_run_folder import CANDIDATES, write_run_folder
 
 from harness.errors import HarnessError
-from harness.report import write_report
-from harness.mlflow_store import PARAM_VALUE_LIMIT, artifact_location, param_text, unique_keys
-from harness.tracking import PARENT_RUN_TAG, history_metrics, log_run, log_training
+from harness.sinks.report import write_report
+from harness.sinks.mlflow_store import PARAM_VALUE_LIMIT, artifact_location, param_text, unique_keys
+from harness.sinks.tracking import PARENT_RUN_TAG, history_metrics, log_run, log_training
 
 EXPERIMENT = "contract_extraction"
 LONG_ARG = "{% for m in messages %}" * 400  # a chat template longer than MLflow allows

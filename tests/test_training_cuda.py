@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.model_prep import default_model_dir
-from harness.specs import TrainSpec
+from harness.training.model_prep import default_model_dir
+from harness.task.specs import TrainSpec
 from harness.training.adapter_store import read_manifest
 from harness.training.examples import TrainingExample
 from harness.training.train import TrainJob, train_adapter

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from transformers import AutoTokenizer
 
-from harness.model_prep import default_model_dir
+from harness.training.model_prep import default_model_dir
 from harness.training.batches import BUCKET_BATCHES, collate, plan_epoch, plan_eval
 from harness.training.examples import IGNORE, TrainingExample, dataset_hash, examples_hash, tokenize_example, tokenize_examples
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.model_prep import default_model_dir
-from harness.precision import decide_precision
+from harness.training.model_prep import default_model_dir
+from harness.hardware.precision import decide_precision
 from harness.errors import HarnessError
-from harness.specs import TrainSpec
+from harness.task.specs import TrainSpec
 from harness.training.adapter_store import ADAPTER_FILES, adapter_key, find_adapter, publish, read_manifest, staging_dir
 from harness.training.examples import TrainingExample
 from harness.training.precision import choose_precision

@@ -10,9 +10,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from harness.model_prep import default_model_dir
-from harness.precision import decide_precision
-from harness.specs import TrainSpec
+from harness.training.model_prep import default_model_dir
+from harness.hardware.precision import decide_precision
+from harness.task.specs import TrainSpec
 from harness.training.adapter_store import key_of, read_manifest, staging_dir
 from harness.training.examples import TrainingExample
 from harness.training.loop import TrainingInterrupted

@@ -1,4 +1,4 @@
-"""harness.validate over every task folder, and over broken copies of one."""
+"""harness.data.validate over every task folder, and over broken copies of one."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from harness.data.build import build_task_data
-from harness.records import Record, read_records, write_records
-from harness.specs import load_task
-from harness.validate import validate_task
+from harness.task.records import Record, read_records, write_records
+from harness.task.specs import load_task
+from harness.data.validate import validate_task
 
 TASKS = Path(__file__).resolve().parent.parent / "tasks"
 TASK_DIRS = sorted(p for p in TASKS.iterdir() if (p / "task.yaml").is_file())

@@ -1,4 +1,4 @@
-"""Table tests for harness.verdict: every branch and every boundary on literal numbers, at the
+"""Table tests for harness.decide.verdict: every branch and every boundary on literal numbers, at the
 default thresholds (GateSpec()) unless a case names another."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ import json
 
 import pytest
 
-from harness.metrics import MetricSet
-from harness.permutation import PermutationTest
-from harness.specs import GateSpec
-from harness.stats import Interval, PairedComparison
-from harness.verdict import Evidence, SliceFinding, decide
+from harness.score.metrics import MetricSet
+from harness.statistics.permutation import PermutationTest
+from harness.task.specs import GateSpec
+from harness.statistics.stats import Interval, PairedComparison
+from harness.decide.verdict import Evidence, SliceFinding, decide
 
 GATE = GateSpec()
 POINT = dataclasses.replace(GATE, min_effect_on="point")

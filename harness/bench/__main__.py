@@ -24,8 +24,8 @@ from typing import Any
 
 from harness.bench.wall import machine, measure
 from harness.engine.runtime import engine_runtime, find_iomp
-from harness.model_prep import prepare_default_model
-from harness.precision import decide_precision
+from harness.training.model_prep import prepare_default_model
+from harness.hardware.precision import decide_precision
 
 ROOT = Path(__file__).resolve().parents[2]
 WALL_COMMANDS = {"make-test": ["make", "test"], "first-compare": ["make", "compare"], "second-compare": ["make", "compare"]}
@@ -45,7 +45,7 @@ def torch_side() -> dict[str, Any]:
     decision = decide_precision("cpu").to_dict()
     result: dict[str, Any] = {"decision": decision}
     if decision["cpu"]["flags"].get("avx512f"):
-        code = ("import json; from harness.precision import decide_precision as d; "
+        code = ("import json; from harness.hardware.precision import decide_precision as d; "
                 "print('BENCH-RESULT ' + json.dumps(d('cpu').to_dict()))")
         result["emulated_avx2"] = run_json([sys.executable, "-c", code], {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"})
     return result
@@ -122,7 +122,7 @@ def main() -> int:
         save(path, result)
         merged = None
         if adapter is not None:
-            from harness.merge import merged_model
+            from harness.adapter.merge import merged_model
 
             merged = merged_model(model, adapter, Path(folder) / "cache", result["torch"]["decision"]["dtype"])
         only = set(args.only.split(",")) if args.only else None

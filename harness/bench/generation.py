@@ -32,8 +32,8 @@ def prompt_ids(model_dir: Path, count: int) -> list[list[int]]:
     from transformers import AutoTokenizer
 
     from harness.data.synthetic import synthetic_harvest
-    from harness.prompts import build_messages
-    from harness.specs import load_task
+    from harness.task.prompts import build_messages
+    from harness.task.specs import load_task
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     task = load_task(ROOT / "tasks", "contract_extraction")
@@ -48,7 +48,7 @@ def requests_for(ids: list[list[int]], max_tokens: int, adapter: str | None) -> 
 
 async def harness_rates(settings: EngineSettings, ids: list[list[int]], max_tokens: int, adapter: str | None) -> dict[str, Any]:
     from harness.engine.inprocess import InProcessEngine
-    from harness.predict import Batch, LoadProfile, run_batch
+    from harness.serve.predict import Batch, LoadProfile, run_batch
 
     started = time.perf_counter()
     engine = InProcessEngine(settings)

@@ -2,7 +2,7 @@
 
 `python3 -m harness.bench.wall --label NAME -- make compare TASK=contract_extraction` runs the
 command, samples the resident memory of the command and every descendant (vLLM's engine runs in
-child processes) once a second (harness.process_memory), and writes
+child processes) once a second (harness.hardware.process_memory), and writes
 reports/benchmarks/<label>-<time>.json with the machine it ran on. Standard library only, so it can time a first run before `.venv` exists.
 It knows nothing of what the command does.
 """
@@ -19,7 +19,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness.process_memory import tree_rss_bytes
+from harness.hardware.process_memory import tree_rss_bytes
 
 
 def machine() -> str:

@@ -43,9 +43,9 @@ def add_curve(parser: argparse.ArgumentParser) -> None:
 def finish_run(outcome: Any) -> Mapping[str, Any]:
     """The report, then the run marked complete and the results printed; MLflow comes after
     (`log_to_mlflow`), so a failing store never costs the run folder."""
-    from harness.compare import complete_run
-    from harness.report import write_report
-    from harness.run_record import failure_marked
+    from harness.pipeline.compare import complete_run
+    from harness.sinks.report import write_report
+    from harness.record.run_record import failure_marked
 
     with failure_marked(outcome.run_dir):
         write_report(outcome.run_dir)
@@ -61,11 +61,11 @@ def log_to_mlflow(run_dir: Path, tracking_uri: str, experiment: str, gate_passed
     one HarnessError saying the folder is complete and how to log it later."""
     from mlflow.tracking import MlflowClient
 
-    from harness.mlflow_store import require_reachable, store_errors
-    from harness.model_registry import set_gate_alias
+    from harness.sinks.mlflow_store import require_reachable, store_errors
+    from harness.sinks.model_registry import set_gate_alias
     from harness.redaction import redact_uri
-    from harness.run_record import read_summary, write_json
-    from harness.tracking import log_run
+    from harness.record.run_record import read_summary, write_json
+    from harness.sinks.tracking import log_run
 
     then = f"the run folder is complete; log it later with: harness log {run_dir}"
     require_reachable(tracking_uri, then)
@@ -104,7 +104,7 @@ def print_results(summary: Mapping[str, Any], run_dir: Path) -> None:
 
 def compare(args: argparse.Namespace) -> int:
     from harness.cli.config import resolve_run_config
-    from harness.compare import run_comparison
+    from harness.pipeline.compare import run_comparison
 
     config = resolve_run_config(args)
     outcome = run_comparison(config)
@@ -116,8 +116,8 @@ def compare(args: argparse.Namespace) -> int:
 
 def gate(args: argparse.Namespace) -> int:
     from harness.cli.config import resolve_gate_config
-    from harness.compare import run_comparison
-    from harness.gate_outputs import PASSING_DECISION, junit_xml, pr_comment_markdown
+    from harness.pipeline.compare import run_comparison
+    from harness.sinks.gate_outputs import PASSING_DECISION, junit_xml, pr_comment_markdown
 
     config = dataclasses.replace(resolve_gate_config(args), reuse_baseline=not args.fresh_baseline)
     if not any(c.adapter for c in config.candidates):
@@ -139,7 +139,7 @@ def gate(args: argparse.Namespace) -> int:
 
 
 def add_log_target(parser: argparse.ArgumentParser) -> None:
-    from harness.run_config import DEFAULT_EXPERIMENT
+    from harness.pipeline.run_config import DEFAULT_EXPERIMENT
 
     parser.add_argument("run_dir", type=Path, help="a finished run folder (reports/<task>/<run id>)")
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="project folder (default store: <root>/mlruns.db)")
@@ -149,7 +149,7 @@ def add_log_target(parser: argparse.ArgumentParser) -> None:
 
 def log(args: argparse.Namespace) -> int:
     from harness.cli.config import tracking_uri
-    from harness.run_config import Paths
+    from harness.pipeline.run_config import Paths
 
     run_dir = args.run_dir.resolve()
     if not (run_dir / "summary.json").is_file():
@@ -190,7 +190,7 @@ def tune_prompt(args: argparse.Namespace) -> int:
 def validate(args: argparse.Namespace) -> int:
     from harness.cli.config import project_paths, resolve_data_config
     from harness.cli.data_command import build_data
-    from harness.validate import validate_task
+    from harness.data.validate import validate_task
 
     task_dir = project_paths(args).tasks / args.task
     problems = validate_task(task_dir)
@@ -220,7 +220,7 @@ def data(args: argparse.Namespace) -> int:
 
 def curve(args: argparse.Namespace) -> int:
     from harness.cli.config import resolve_curve_config
-    from harness.curve import run_curve
+    from harness.pipeline.curve import run_curve
 
     run_curve(resolve_curve_config(args))
     return 0

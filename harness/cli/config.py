@@ -14,14 +14,14 @@ import dataclasses
 import os
 
 from harness.cli.options import GATE_FLAGS, SPLIT_NAMES, TRAIN_FLAGS
-from harness.cost import TokenPrice
+from harness.score.cost import TokenPrice
 from harness.engine.runtime import engine_runtime
 from harness.engine.types import EngineSettings
 from harness.errors import HarnessError
-from harness.precision import PrecisionDecision, decide_precision
-from harness.predict import LoadProfile
-from harness.run_config import AdapterOptions, CurveConfig, DataConfig, DataOptions, Paths, RunConfig, TrainingConfig
-from harness.specs import MIN_EXCERPT_TOKENS, TaskSpec, load_candidate, load_task
+from harness.hardware.precision import PrecisionDecision, decide_precision
+from harness.serve.predict import LoadProfile
+from harness.pipeline.run_config import AdapterOptions, CurveConfig, DataConfig, DataOptions, Paths, RunConfig, TrainingConfig
+from harness.task.specs import MIN_EXCERPT_TOKENS, TaskSpec, load_candidate, load_task
 
 
 def project_paths(args: argparse.Namespace) -> Paths:

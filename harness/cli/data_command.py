@@ -7,9 +7,9 @@ module knows the command, not how data is built.
 
 from __future__ import annotations
 
-from harness.data_stage import TaskData, provide_data
-from harness.model_prep import base_model_dir
-from harness.run_config import DataConfig
+from harness.pipeline.data_stage import TaskData, provide_data
+from harness.training.model_prep import base_model_dir
+from harness.pipeline.run_config import DataConfig
 
 
 def build_data(config: DataConfig) -> TaskData:

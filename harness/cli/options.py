@@ -11,12 +11,12 @@ import argparse
 import typing
 from pathlib import Path
 
-from harness.cost import DEFAULT_PRICE_USD_PER_HOUR
+from harness.score.cost import DEFAULT_PRICE_USD_PER_HOUR
 from harness.engine.runtime import DEFAULT_PRELOAD, PRELOAD_CHOICES
-from harness.predict import LoadProfile
-from harness.run_config import DEFAULT_CANDIDATES, AdapterOptions
-from harness.run_record import RESUME_UNFINISHED
-from harness.specs import MIN_EXCERPT_TOKENS, EffectBasis, PrimaryMetric
+from harness.serve.predict import LoadProfile
+from harness.pipeline.run_config import DEFAULT_CANDIDATES, AdapterOptions
+from harness.record.run_record import RESUME_UNFINISHED
+from harness.task.specs import MIN_EXCERPT_TOKENS, EffectBasis, PrimaryMetric
 
 
 def effect_basis(text: str) -> str:
@@ -78,7 +78,7 @@ def add_model(group: argparse._ActionsContainer) -> None:
 
 
 def add_precision(group: argparse._ActionsContainer) -> None:
-    """--device and --dtype: the run's one precision decision (harness.precision)."""
+    """--device and --dtype: the run's one precision decision (harness.hardware.precision)."""
     group.add_argument("--device", default="auto", help="auto (default): CUDA when torch sees a GPU; cpu; cuda")
     group.add_argument("--dtype", default="auto",
                        help="auto (default): bfloat16 where the hardware computes it natively, else float32 (CPU) or float16 (CUDA); "

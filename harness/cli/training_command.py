@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.adapter_source import train_job
-from harness.data_stage import provide_data
-from harness.model_prep import base_model_dir
-from harness.preflight import check_task
-from harness.run_config import TrainingConfig
+from harness.adapter.adapter_source import train_job
+from harness.pipeline.data_stage import provide_data
+from harness.training.model_prep import base_model_dir
+from harness.pipeline.preflight import check_task
+from harness.pipeline.run_config import TrainingConfig
 from harness.training.train import train_adapter
 
 EXPERIMENT = "harness-training"
@@ -27,7 +27,7 @@ def run_training(config: TrainingConfig) -> Path:
     task, paths = config.task, config.paths
     check_task(task, paths, config.data, config.model_dir)
     if config.tracking_uri:  # before minutes of training, not after
-        from harness.mlflow_store import require_reachable
+        from harness.sinks.mlflow_store import require_reachable
 
         require_reachable(config.tracking_uri, "start the server, or pass --no-mlflow")
     model_dir = base_model_dir(config.model_dir, paths.cache)
@@ -39,8 +39,8 @@ def run_training(config: TrainingConfig) -> Path:
     print(f"adapter: {folder}\n  key {manifest['key']}  train_loss {manifest['train_loss']:.4f}  dev_loss {manifest['dev_loss']:.4f}  "
           f"{manifest['train_seconds']:.0f} s  {manifest['tokens_per_second']:.0f} tokens/s")
     if config.tracking_uri:
-        from harness.mlflow_store import store_errors
-        from harness.tracking import log_training
+        from harness.sinks.mlflow_store import store_errors
+        from harness.sinks.tracking import log_training
 
         history = [json.loads(line) for line in (folder / "history.jsonl").read_text().splitlines() if line.strip()]
         with store_errors(config.tracking_uri, f"the adapter is saved in {folder}; rerun harness train (it reuses it) or pass --no-mlflow"):

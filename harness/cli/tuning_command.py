@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 
-from harness.batch_store import BatchStore
-from harness.compare import engine_identity, open_inputs
+from harness.serve.batch_store import BatchStore
+from harness.pipeline.compare import engine_identity, open_inputs
 from harness.engine.factory import open_engine
-from harness.prompt_choice import PromptChoice, choice_key, save_choice, tune_prompt
-from harness.run_config import RunConfig
-from harness.run_record import failure_marked, mark, open_run
-from harness.specs import tuned_candidate
+from harness.serve.prompt_choice import PromptChoice, choice_key, save_choice, tune_prompt
+from harness.pipeline.run_config import RunConfig
+from harness.record.run_record import failure_marked, mark, open_run
+from harness.task.specs import tuned_candidate
 
 
 def run_prompt_search(config: RunConfig) -> PromptChoice:

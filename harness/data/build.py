@@ -29,8 +29,8 @@ from harness.data.recipes import Recipe, recipe_for, wanted_categories
 from harness.data.splits import SPLITS, assign_documents, select
 from harness.data.synthetic import synthetic_harvest
 from harness.errors import HarnessError
-from harness.records import Record, write_records
-from harness.specs import TaskSpec
+from harness.task.records import Record, write_records
+from harness.task.specs import TaskSpec
 
 CANDIDATES_PER_RECORD = 3
 

@@ -14,8 +14,8 @@ from typing import Any, Mapping, Sequence
 from harness.data.excerpts import TokenCounter
 from harness.data.harvest import Harvest
 from harness.data.leakage import leakage
-from harness.records import Record, records_hash
-from harness.specs import TaskSpec
+from harness.task.records import Record, records_hash
+from harness.task.specs import TaskSpec
 
 SYNTHETIC = "synthetic"
 

@@ -15,9 +15,9 @@ from typing import Any
 from harness.data.cuad_layout import OMITTED, Contract
 from harness.data.excerpts import TokenCounter
 from harness.data.harvest import Candidate, Harvest
-from harness.normalize import normalize_text
-from harness.records import Record
-from harness.specs import TaskSpec
+from harness.task.normalize import normalize_text
+from harness.task.records import Record
+from harness.task.specs import TaskSpec
 
 MIN_CLAUSE_WORDS = 4
 

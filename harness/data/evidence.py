@@ -1,7 +1,7 @@
 """Whether a gold value is stated in a piece of text, by field kind.
 
 Gold for an excerpt may only hold values the excerpt states, so every gold value is checked here:
-a date by finding date mentions and normalizing each (harness.normalize.normalize_date), a
+a date by finding date mentions and normalizing each (harness.task.normalize.normalize_date), a
 duration by normalizing the words before each time unit, a jurisdiction or party name by finding
 its words, free text by finding it or the duration it names. This module finds evidence; it does
 not decide which field a mention belongs to (gold does) and never invents a value.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from harness.normalize import normalize_date, normalize_duration_days, normalize_party_name
+from harness.task.normalize import normalize_date, normalize_duration_days, normalize_party_name
 
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
           r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")

@@ -16,8 +16,8 @@ from harness.data.cuad_layout import Contract, locate
 from harness.data.excerpts import Sentences, TokenCounter, Window, excerpt_text, grow
 from harness.data.gold import ContractTruth, contract_truth, excerpt_gold
 from harness.data.harvest import Candidate, Harvest
-from harness.records import Record
-from harness.specs import TaskSpec
+from harness.task.records import Record
+from harness.task.specs import TaskSpec
 
 ABSENT_TRIES = 8
 ABSENT_PER_CONTRACT = 2

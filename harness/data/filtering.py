@@ -17,7 +17,7 @@ from jsonschema.exceptions import best_match
 
 from harness.data.evidence import STATED_KINDS, value_stated
 from harness.data.harvest import Candidate
-from harness.records import Record
+from harness.task.records import Record
 
 
 def gold_problem(record: Record, validator: Draft202012Validator, fields: Mapping[str, str]) -> str | None:

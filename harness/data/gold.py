@@ -1,6 +1,6 @@
 """Gold values of one contract's fields, and of an excerpt of it.
 
-For each task field, CUAD's answer becomes a value in the schema's type (via harness.normalize):
+For each task field, CUAD's answer becomes a value in the schema's type (via harness.task.normalize):
 an ISO date, days of notice, a jurisdiction's name, text. An answer that cannot be one (a partial
 date '[]/[]/2020', 'perpetual' as a date, two values 'x; y') is flagged with its reason, never
 guessed. An excerpt's gold for a field is the value only when an annotated span of that field
@@ -19,7 +19,7 @@ from harness.data.cuad_layout import Contract, annotated_ranges
 from harness.data.evidence import date_mentions, durations_stated, party_occurs, value_stated
 from harness.data.excerpts import Window
 from harness.data.parties import Party, bare_name, parties_from
-from harness.normalize import normalize_date, normalize_duration_days, normalize_jurisdiction
+from harness.task.normalize import normalize_date, normalize_duration_days, normalize_jurisdiction
 
 _NORMALIZERS: Mapping[str, Callable[[str], Any]] = {
     "date": normalize_date,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from harness.records import Record
+from harness.task.records import Record
 
 MAX_EXAMPLES = 3
 

@@ -1,6 +1,6 @@
 """Exact and near-duplicate text between training-side and evaluation-side records.
 
-Two texts are exact duplicates when equal after harness.normalize.normalize_text, and near
+Two texts are exact duplicates when equal after harness.task.normalize.normalize_text, and near
 duplicates when the Jaccard similarity of their word 5-gram sets reaches NEAR_DUPLICATE_JACCARD
 (boilerplate clauses copied between contracts, one contract filed twice). This module measures;
 it does not decide what to do about a duplicate (build drops leaked evaluation candidates,
@@ -13,8 +13,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 
-from harness.normalize import normalize_text
-from harness.records import Record
+from harness.task.normalize import normalize_text
+from harness.task.records import Record
 
 SHINGLE_WORDS = 5
 NEAR_DUPLICATE_JACCARD = 0.8

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from harness.data.evidence import party_occurs
-from harness.normalize import normalize_party_name
+from harness.task.normalize import normalize_party_name
 
 _ENTRY_SPLIT = re.compile(r";|\n|(?<=\))\s*,\s*")
 _ALIAS = re.compile(

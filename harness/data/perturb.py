@@ -5,7 +5,7 @@ does not apply to that record. Gold follows from the step, never from a model: n
 furniture, capitals, surrounding boilerplate and injected lines leave it unchanged;
 `drop_field_sentences` removes every sentence that states a field's gold value and sets that field
 to null. A sentence states a value when a run of its words normalizes to the gold value under the
-field's kind (harness.normalize), so the same rule holds for any contract's wording. Steps are
+field's kind (harness.task.normalize), so the same rule holds for any contract's wording. Steps are
 named in a task's `slices` and take their parameters from there; files they read (boilerplate,
 injected lines) are paths inside the task folder. Randomness comes from the `rng` given, so a
 slice is the same on every run. This module knows records' text and gold, nothing of engines or
@@ -24,7 +24,7 @@ from typing import Any, Callable, Mapping
 
 from harness.data.excerpts import Sentences
 from harness.errors import HarnessError
-from harness.normalize import NORMALIZERS, NUMBER_WORDS, compare_values, parties_match
+from harness.task.normalize import NORMALIZERS, NUMBER_WORDS, compare_values, parties_match
 
 Variant = tuple[str, dict[str, Any]]
 MAX_VALUE_WORDS = 10

@@ -16,7 +16,7 @@ from harness.data.cuad_layout import Contract
 from harness.data.excerpts import TokenCounter
 from harness.data.harvest import Harvest
 from harness.errors import HarnessError
-from harness.specs import TaskSpec
+from harness.task.specs import TaskSpec
 
 
 @dataclass(frozen=True)

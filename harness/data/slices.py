@@ -17,8 +17,8 @@ from typing import Any, Mapping, Sequence
 
 from harness.data.perturb import STEPS, Context
 from harness.errors import HarnessError
-from harness.records import Record
-from harness.specs import TaskSpec
+from harness.task.records import Record
+from harness.task.specs import TaskSpec
 
 PREFIX = "slice."
 SERVED_SPLIT = "slices"  # every slice's variants in one batch per candidate: one engine pass instead of a short batch per slice

@@ -14,7 +14,7 @@ from collections import defaultdict
 from typing import Mapping, Sequence
 
 from harness.data.harvest import Candidate
-from harness.records import Record
+from harness.task.records import Record
 
 SPLITS = ("train", "few_shot_pool", "dev", "test")
 

@@ -17,9 +17,9 @@ from typing import Any, Callable
 from harness.data import synthetic_phrases as P
 from harness.data.harvest import Candidate, Harvest
 from harness.errors import HarnessError
-from harness.normalize import normalize_duration_days
-from harness.records import Record
-from harness.specs import TaskSpec
+from harness.task.normalize import normalize_duration_days
+from harness.task.records import Record
+from harness.task.specs import TaskSpec
 
 CATEGORIES = ("Parties", "Agreement Date", "Effective Date", "Expiration Date", "Renewal Term",
               "Notice Period To Terminate Renewal", "Governing Law")
@@ -82,7 +82,7 @@ def slots(rng: random.Random) -> dict[str, Any]:
 
 
 def duration(rng: random.Random, n: int, unit: str) -> tuple[str, int | None]:
-    """A duration in words and/or digits, and its days (harness.normalize's convention)."""
+    """A duration in words and/or digits, and its days (harness.task.normalize's convention)."""
     plural = unit + ("s" if n != 1 else "")
     text = rng.choice((f"{P.number_words(n)} ({n}) {plural}", f"{n} {plural}", f"{P.number_words(n)} {plural}"))
     return text, normalize_duration_days(text)

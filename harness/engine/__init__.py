@@ -2,5 +2,5 @@
 
 Both take the same `GenerationRequest` (prompt token ids already rendered through the model's chat
 template) and return the same `GenerationResult`, so predictions and timings compare like with
-like across modes. This package is the only place that imports vLLM.
+like across modes; `prediction_log` is the append-only file of what a batch returned. This package is the only place that imports vLLM.
 """

@@ -20,7 +20,7 @@ class EngineSettings:
 
     model_dir: str
     device: str = "cpu"
-    dtype: str = "float32"  # set from the run's precision decision (harness.precision)
+    dtype: str = "float32"  # set from the run's precision decision (harness.hardware.precision)
     max_model_len: int = 4096
     max_lora_rank: int = 16
     max_num_seqs: int = 16

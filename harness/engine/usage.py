@@ -4,7 +4,7 @@
 `interval_s` the memory the engine holds and the KV-cache share vLLM reports; `Peaks.usage()` is
 the batch's `Usage` when it ends. Memory is the resident memory of the engine's process tree
 on CPU (the harness process with an in-process engine's core and workers, or the server process
-the harness started; harness.process_memory) and the GPU memory in use on CUDA (device-wide, from
+the harness started; harness.hardware.process_memory) and the GPU memory in use on CUDA (device-wide, from
 `nvidia-smi`, so nothing here opens a CUDA context). A server the harness did not start is not
 measured: `memory_measure` then says why. This module knows processes and the `Engine` protocol,
 nothing of tasks or scoring.
@@ -19,7 +19,7 @@ import subprocess
 from typing import AsyncIterator
 
 from harness.engine.types import Engine, Usage
-from harness.process_memory import tree_rss_bytes
+from harness.hardware.process_memory import tree_rss_bytes
 
 INTERVAL_S = 0.5
 GPU_QUERY = ["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits"]

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from harness.specs import TrainSpec
+from harness.task.specs import TrainSpec
 from harness.training.batches import collate, stream_batches
 from harness.training.checkpoint import TrainState, load_trainable_weights, save_checkpoint, trainable_weights
 from harness.training.examples import TokenizedSet

@@ -1,6 +1,6 @@
 """Decide where and at what precision an adapter trains, and load the base model that way.
 
-The device and dtype come from the run's one precision decision (harness.precision): the frozen
+The device and dtype come from the run's one precision decision (harness.hardware.precision): the frozen
 base is loaded in that dtype and the LoRA weights (the only trained ones) are kept in float32. In
 float32 the passes run without autocast; in bfloat16 or float16 they run under autocast to that
 dtype (bfloat16 is chosen only where the hardware computes it natively: emulated bf16 on an AVX2
@@ -20,8 +20,8 @@ from typing import Any
 import torch
 
 from harness.errors import HarnessError
-from harness.precision import PrecisionDecision, torch_dtype
-from harness.specs import TrainSpec
+from harness.hardware.precision import PrecisionDecision, torch_dtype
+from harness.task.specs import TrainSpec
 
 QUANTIZATIONS = ("none", "qlora")
 NF4_SETTINGS = {

@@ -27,15 +27,15 @@ import numpy as np
 import torch
 
 from harness.errors import HarnessError
-from harness.model_prep import model_fingerprint
-from harness.specs import TrainSpec, to_dict
+from harness.training.model_prep import model_fingerprint
+from harness.task.specs import TrainSpec, to_dict
 from harness.training.adapter_store import (find_adapter, key_of, key_parts, publish, staging_dir, training_lock, write_history,
                                              write_json)
 from harness.training.batches import plan_epoch
 from harness.training.checkpoint import TrainState, load_latest_checkpoint
 from harness.training.examples import TokenizedSet, TrainingExample, dataset_hash, examples_hash, tokenize_examples
 from harness.training.loop import MAX_GRAD_NORM, LoopParts, run_loop
-from harness.precision import PrecisionDecision, decide_precision
+from harness.hardware.precision import PrecisionDecision, decide_precision
 from harness.training.precision import TrainPrecision, choose_precision, load_base_model, peak_memory_bytes
 
 LR_SCHEDULES = {"linear": "linear", "cosine": "cosine", "constant": "constant_with_warmup"}

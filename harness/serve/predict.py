@@ -1,0 +1,136 @@
+"""Send one candidate's requests to an engine under a fixed load profile and log each result.
+
+The same `LoadProfile` (concurrency, warm-up requests, timeout, attempts) applies to every
+candidate, so latencies compare like with like. Warm-up requests are sent first and not recorded.
+Each finished request is appended to the candidate's prediction log at once; requests already in
+the log are skipped (resume). A request the engine fails (`RequestFailed`) or that times out is
+retried up to the profile's attempts and then recorded as a failure with its reason; a timed-out
+one keeps the time it took as its latency. Any other exception is a harness bug and propagates.
+This module knows nothing of prompts, tasks or scoring, and never imports vLLM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from tqdm import tqdm
+
+from harness.engine.types import Engine, GenerationRequest, GenerationResult, RequestFailed
+from harness.errors import HarnessError
+from harness.engine.prediction_log import Prediction, append_prediction, read_predictions
+
+
+@dataclass(frozen=True)
+class LoadProfile:
+    """How requests are sent: at most `concurrency` in flight, after `warmup_requests` unrecorded ones."""
+
+    concurrency: int = 8
+    warmup_requests: int = 2
+    timeout_s: float = 600.0
+    max_attempts: int = 2
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One candidate's requests on one split, keyed by record id, with where to log them."""
+
+    candidate: str
+    split: str
+    requests: dict[str, GenerationRequest]
+    log_path: Path
+
+
+async def run_batch(engine: Engine, batch: Batch, profile: LoadProfile,
+                    on_wall: Callable[[float], None] = lambda seconds: None) -> list[Prediction]:
+    """Run the batch's pending requests and return every logged prediction, in request order.
+
+    `on_wall` receives the wall seconds this call spent sending (warm-up excluded) as soon as the
+    sending ends, also when it ends by an interruption, so a resumed batch keeps its earlier time.
+    """
+    done = read_predictions(batch.log_path)
+    pending = [rid for rid in batch.requests if rid not in done]
+    if pending:
+        await warm_up(engine, [batch.requests[rid] for rid in pending][: profile.warmup_requests], profile.timeout_s)
+        await send_pending(engine, batch, profile, pending, on_wall)
+    logged = read_predictions(batch.log_path)
+    if all(logged[rid].error for rid in batch.requests):
+        first = logged[next(iter(batch.requests))].error
+        raise HarnessError(f"every request failed ({first})", f"candidate {batch.candidate} on {batch.split}", "check the engine")
+    return [logged[rid] for rid in batch.requests]
+
+
+async def send_pending(engine: Engine, batch: Batch, profile: LoadProfile, pending: Sequence[str],
+                       on_wall: Callable[[float], None]) -> None:
+    """Send pending requests, at most `concurrency` in flight, appending each result as it lands."""
+    gate = asyncio.Semaphore(profile.concurrency)
+    bar = tqdm(total=len(batch.requests), initial=len(batch.requests) - len(pending), desc=f"{batch.candidate}/{batch.split}", unit="req")
+
+    async def one(record_id: str) -> None:
+        async with gate:
+            prediction = await attempt(engine, batch, record_id, profile)
+        append_prediction(batch.log_path, prediction)
+        bar.update(1)
+
+    started = time.perf_counter()
+    try:
+        await asyncio.gather(*(one(rid) for rid in pending))
+    finally:
+        on_wall(time.perf_counter() - started)
+        bar.close()
+
+
+async def warm_up(engine: Engine, requests: Sequence[GenerationRequest], timeout_s: float) -> None:
+    """Send warm-up copies of the first requests; their results are discarded. A failed warm-up is
+    printed, not raised: the real requests that follow are retried and recorded with their errors.
+    Only a failed request or a time-out counts as a failed warm-up; anything else is a bug and raises."""
+    copies = [dataclasses.replace(r, request_id=f"warmup:{r.request_id}") for r in requests]
+    outcomes = await asyncio.gather(*(asyncio.wait_for(engine.generate(r), timeout_s) for r in copies), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, (asyncio.TimeoutError, RequestFailed)):
+            reason = str(outcome) if isinstance(outcome, RequestFailed) else f"{type(outcome).__name__}: {outcome}"
+            print(f"[engine] warm-up request failed: {reason}", flush=True)
+        elif isinstance(outcome, BaseException):
+            raise outcome
+
+
+async def attempt(engine: Engine, batch: Batch, record_id: str, profile: LoadProfile) -> Prediction:
+    """Send one request, retrying failures; return its prediction or its recorded failure.
+
+    A request whose last attempt timed out keeps as its latency the seconds spent on all its
+    attempts (at least the timeout): a user waited that long, so latency percentiles must see it.
+    Other failures have no latency (they are counted in the failure rate instead)."""
+    request, error, timed_out = batch.requests[record_id], "not attempted", False
+    started = time.perf_counter()
+    for number in range(1, profile.max_attempts + 1):
+        tagged = dataclasses.replace(request, request_id=f"{request.request_id}:try{number}")
+        try:
+            result = await asyncio.wait_for(engine.generate(tagged), timeout=profile.timeout_s)
+        except asyncio.TimeoutError:
+            error, timed_out = f"timed out after {profile.timeout_s:g} s", True
+            continue
+        except RequestFailed as exc:  # data about this request, recorded below; any other exception is a bug and propagates
+            error, timed_out = str(exc)[:500], False
+            continue
+        return to_prediction(batch, record_id, result, number)
+    waited = max(time.perf_counter() - started, profile.timeout_s) if timed_out else None
+    return Prediction(record_id, batch.candidate, batch.split, "", 0, 0, None, waited, None, profile.max_attempts, error)
+
+
+def to_prediction(batch: Batch, record_id: str, result: GenerationResult, attempts: int) -> Prediction:
+    return Prediction(
+        record_id=record_id,
+        candidate=batch.candidate,
+        split=batch.split,
+        text=result.text,
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        ttft_s=result.ttft_s,
+        latency_s=result.latency_s,
+        finish_reason=result.finish_reason,
+        attempts=attempts,
+    )

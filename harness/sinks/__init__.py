@@ -1,0 +1,4 @@
+"""Where a finished run goes: the report (`report/`), MLflow runs, datasets and the model registry
+(`tracking`, `mlflow_store`, `mlflow_datasets`, `model_registry`) and the CI gate's JUnit XML and
+PR comment (`gate_outputs`). Each reads the run folder's summary.json; none computes a result.
+"""
