@@ -63,6 +63,7 @@ def test_unknown_candidate(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize("flags, expected", [
     (["--candidates", " , "], "no candidates given"),
+    (["--candidates", "few_shot,lora_short"], "no candidate to search the zero-shot prompt with among few_shot, lora_short"),
     (["--serving", "dynamic,fused"], "--serving"),
     (["--serving", "dynamic", "--verdict-serving", "merged"], "--serving"),
     (["--server-url", "http://127.0.0.1:9"], "--server-url needs --mode server"),

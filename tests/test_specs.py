@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError
-from harness.task.specs import CandidateSpec, GateSpec, TaskSpec, load_candidate, load_task
+from harness.task.specs import CandidateSpec, DecodingSpec, GateSpec, TaskSpec, load_candidate, load_task, tuned_candidate
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = ROOT / "tasks"
@@ -242,3 +242,12 @@ def test_real_unknown_candidate_lists_real_ones() -> None:
         load_candidate(CANDIDATES, "nope")
     for candidate_id in CANDIDATE_IDS:
         assert candidate_id in caught.value.fix
+
+
+def test_the_prompt_search_uses_the_first_zero_shot_unguided_best_recipe_and_never_invents_one() -> None:
+    guided = CandidateSpec("guided", "", "best", decoding=DecodingSpec(guided_json=True))
+    few = CandidateSpec("few", "", "best", shots=3)
+    plain = CandidateSpec("plain", "", "best", decoding=DecodingSpec(max_tokens=64))
+    assert tuned_candidate([guided, few, plain, CandidateSpec("other", "", "best")]) is plain
+    with pytest.raises(HarnessError, match="no candidate to search the zero-shot prompt with among guided, few"):
+        tuned_candidate([guided, few])

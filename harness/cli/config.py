@@ -21,7 +21,7 @@ from harness.errors import HarnessError
 from harness.hardware.precision import PrecisionDecision, decide_precision
 from harness.serve.predict import LoadProfile
 from harness.pipeline.run_config import AdapterOptions, CurveConfig, DataConfig, DataOptions, Paths, RunConfig, TrainingConfig
-from harness.task.specs import MIN_EXCERPT_TOKENS, TaskSpec, load_candidate, load_task
+from harness.task.specs import MIN_EXCERPT_TOKENS, TaskSpec, load_candidate, load_task, tuned_candidate
 
 
 def project_paths(args: argparse.Namespace) -> Paths:
@@ -111,6 +111,7 @@ def engine_run_config(args: argparse.Namespace, paths: Paths, task: TaskSpec) ->
     candidates = tuple(load_candidate(paths.candidates, cid.strip()) for cid in args.candidates.split(",") if cid.strip())
     if not candidates:
         raise HarnessError("no candidates given", "--candidates", "name at least one file in candidates/")
+    tuned_candidate(candidates)  # the prompt search's recipe exists, checked before any work
     data = data_options(args)
     if args.mode == "inprocess" and args.server_url:
         raise HarnessError("--server-url needs --mode server", "--server-url")

@@ -156,11 +156,17 @@ class CandidateSpec:
 
 
 def tuned_candidate(candidates: Sequence[CandidateSpec]) -> CandidateSpec:
-    """The recipe whose decoding the prompt search uses: the first zero-shot `best` one, or defaults."""
+    """The recipe whose decoding the prompt search uses: the first zero-shot, unguided `best` one.
+
+    A comparison always searches the zero-shot prompt on dev (its winner is the prompt-only
+    baseline's prompt), so a candidate list without such a recipe is a user error, not a search run
+    with settings nobody wrote down.
+    """
     for candidate in candidates:
         if candidate.prompt == "best" and candidate.shots == 0 and not candidate.decoding.guided_json:
             return candidate
-    return CandidateSpec("best_prompt", "prompt search", "best", decoding=DecodingSpec())
+    raise HarnessError(f"no candidate to search the zero-shot prompt with among {', '.join(c.id for c in candidates)}", "--candidates",
+                       "add a zero-shot, unguided `prompt: best` candidate such as best_prompt (its decoding is the search's)")
 
 
 def merged_label(candidate_id: str) -> str:
