@@ -76,7 +76,7 @@ def check_each_run_folder(reports: Path) -> None:
         summary = json.loads((run_dir / "summary.json").read_text())
         assert set(summary["candidates"]) == {"best_prompt", "lora_short@merged"}
         assert all(entry["metrics"]["n"] == TEST_N for entry in summary["candidates"].values())
-        assert summary["mlflow"]["parent_run_id"] and (run_dir / "report.html").is_file()
+        assert json.loads((run_dir / "mlflow.json").read_text())["parent_run_id"] and (run_dir / "report.html").is_file()
         for log in (run_dir / "raw").glob("*.jsonl"):
             ids = [json.loads(line)["record_id"] for line in log.read_text().splitlines()]
             assert len(ids) == len(set(ids)) == {"test": TEST_N, "dev": DEV_N, "canary": CANARIES, "regression": len(PROBES)}[log.name.split(".")[-2]], log

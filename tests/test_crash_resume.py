@@ -219,9 +219,9 @@ def check_the_finished_run(tmp_path: Path, runs: list[Harness], finished: dict[P
     assert summary["adapter"]["manifest"]["settings"]["max_steps"] == 12 and summary["adapter_checks"]["liveness"]["passed"]
     assert summary["engine"]["session"].startswith("not started") and summary["engine"]["merged"]["session"].startswith("not started")
     assert (run_dir / "report.html").is_file()
-    client = MlflowClient(tracking_uri(tmp_path))
-    parents = client.search_runs([client.get_experiment_by_name(summary["mlflow"]["experiment"]).experiment_id],
+    client, receipt = MlflowClient(tracking_uri(tmp_path)), json.loads((run_dir / "mlflow.json").read_text())
+    parents = client.search_runs([client.get_experiment_by_name(receipt["experiment"]).experiment_id],
                                  f"tags.`harness.run_id` = '{run_dir.name}'")
-    assert [p.info.run_id for p in parents] == [summary["mlflow"]["parent_run_id"]] and parents[0].info.status == "FINISHED"
+    assert [p.info.run_id for p in parents] == [receipt["parent_run_id"]] and parents[0].info.status == "FINISHED"
     children = client.search_runs([parents[0].info.experiment_id], f"tags.`mlflow.parentRunId` = '{parents[0].info.run_id}'")
     assert sorted(c.info.run_name for c in children) == sorted(summary["candidates"])

@@ -70,6 +70,11 @@ def latest_run(workspace: Workspace) -> Path:
     return (workspace.reports / TASK / "latest").resolve()
 
 
+def mlflow_receipt(run_dir: Path) -> dict:
+    """Where the run was logged: the run folder's mlflow.json (summary.json is never rewritten with it)."""
+    return json.loads((run_dir / "mlflow.json").read_text())
+
+
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     base = tmp_path_factory.mktemp("e2e")
@@ -173,9 +178,9 @@ def test_compare_proves_the_adapter_before_scoring_it(compared: tuple[Path, dict
 def test_compare_logs_one_parent_and_a_child_per_candidate(compared: tuple[Path, dict], workspace: Workspace) -> None:
     from mlflow.tracking import MlflowClient
 
-    _, summary = compared
+    run_dir, summary = compared
     client = MlflowClient(workspace.tracking_uri)
-    parent = client.get_run(summary["mlflow"]["parent_run_id"])
+    parent = client.get_run(mlflow_receipt(run_dir)["parent_run_id"])
     children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
     assert len(children) == len(summary["candidates"])
     by_name = {child.info.run_name: child for child in children}
@@ -187,14 +192,14 @@ def test_compare_logs_one_parent_and_a_child_per_candidate(compared: tuple[Path,
 def test_compare_logs_its_splits_as_datasets_and_registers_the_adapter(compared: tuple[Path, dict], workspace: Workspace) -> None:
     from mlflow.tracking import MlflowClient
 
-    _, summary = compared
+    run_dir, summary = compared
     client = MlflowClient(workspace.tracking_uri)
-    inputs = client.get_run(summary["mlflow"]["parent_run_id"]).inputs.dataset_inputs
+    inputs = client.get_run(mlflow_receipt(run_dir)["parent_run_id"]).inputs.dataset_inputs
     by_context = {tag.value: item.dataset for item in inputs for tag in item.tags if tag.key == "mlflow.data.context"}
     assert set(by_context) == set(summary["data"]["splits"])
     assert by_context["test"].digest == summary["data"]["splits"]["test"]["hash"].removeprefix("sha256:")[:36]
     assert Path(json.loads(by_context["test"].source)["uri"]).is_file()
-    registered = summary["mlflow"]["registered_model"]
+    registered = mlflow_receipt(run_dir)["registered_model"]
     version = client.get_model_version(registered["name"], registered["version"])
     assert version.tags["base_model_hash"] == summary["adapter"]["manifest"]["base_model_hash"] and "alias" not in registered
     files = {item.path for item in client.list_artifacts(registered["run_id"], "adapter")}
@@ -234,8 +239,8 @@ def test_a_passing_gate_makes_its_adapter_version_the_champion(gated: tuple[subp
                                                                workspace: Workspace) -> None:
     from mlflow.tracking import MlflowClient
 
-    done, _, gated_summary = gated
-    judged = gated_summary["mlflow"]["registered_model"]
+    done, gated_dir, gated_summary = gated
+    judged = mlflow_receipt(gated_dir)["registered_model"]
     assert judged["name"] == f"{TASK}-adapter" and judged["alias"] == "champion", done.stdout[-1500:]
     champion = MlflowClient(workspace.tracking_uri).get_model_version_by_alias(judged["name"], "champion")
     assert str(champion.version) == judged["version"] and champion.tags["verdict"] == "adapter_wins"
@@ -316,13 +321,13 @@ def test_make_ui_shows_the_comparison_and_the_champion_in_a_browser(compared: tu
     from review_browser import check_child_run_page, check_experiment_page, check_model_page, chromium, make_ui, review
 
     run_dir, summary = compared
-    parent = MlflowClient(workspace.tracking_uri).get_run(summary["mlflow"]["parent_run_id"])
+    parent = MlflowClient(workspace.tracking_uri).get_run(mlflow_receipt(run_dir)["parent_run_id"])
     children = {run.info.run_name: run.info.run_id for run in MlflowClient(workspace.tracking_uri).search_runs(
         [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")}
     adapter = summary["verdict"]["adapter_candidate"]
     metrics = {name: summary["candidates"][adapter]["metrics"][name] for name in ("field_f1", "schema_valid_rate", "latency_p95_s")}
     first = json.loads((run_dir / summary["candidates"][adapter]["predictions_file"]).read_text().splitlines()[0])["record_id"]
-    judged = gated[2]["mlflow"]["registered_model"]
+    judged = mlflow_receipt(gated[1])["registered_model"]
     with make_ui(workspace.tracking_uri, tmp_path / "make-ui.log") as ui, chromium() as browser, review(browser, tmp_path) as view:
         check_experiment_page(view, ui, parent.info.experiment_id, (parent.info.run_id, parent.info.run_name), list(summary["candidates"]))
         check_child_run_page(view, ui, (parent.info.experiment_id, children[adapter]), metrics, first)

@@ -135,7 +135,7 @@ def test_gate_aliases_champion_on_a_pass_and_challenger_otherwise(tmp_path: Path
     client = MlflowClient(uri)
     assert str(client.get_model_version_by_alias(MODEL, "champion").version) == passed["registered_model"]["version"] == "1"
     assert str(client.get_model_version_by_alias(MODEL, "challenger").version) == failed["registered_model"]["version"] == "2"
-    recorded = json.loads((failed_dir / "summary.json").read_text())["mlflow"]
+    recorded = json.loads((failed_dir / "mlflow.json").read_text())
     assert recorded["registered_model"] == {"name": MODEL, "version": "2", "run_id": failed["registered_model"]["run_id"],
                                             "alias": "challenger"}
 
@@ -143,8 +143,10 @@ def test_gate_aliases_champion_on_a_pass_and_challenger_otherwise(tmp_path: Path
 def test_harness_log_relogs_a_finished_run_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     run_dir = finished_run(tmp_path)
     uri = f"sqlite:///{tmp_path}/mlruns.db"
+    summary_bytes = (run_dir / "summary.json").read_bytes()
     assert main(["log", str(run_dir), "--tracking-uri", uri, "--experiment", "review"]) == 0
-    receipt = json.loads((run_dir / "summary.json").read_text())["mlflow"]
+    assert (run_dir / "summary.json").read_bytes() == summary_bytes, "summary.json is written once; the receipt has its own file"
+    receipt = json.loads((run_dir / "mlflow.json").read_text())
     client = MlflowClient(uri)
     assert client.get_run(receipt["parent_run_id"]).data.tags["decision"] == "not_proven"
     assert client.get_experiment_by_name("review") is not None and len(children(client, receipt["parent_run_id"])) == 5

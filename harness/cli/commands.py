@@ -57,14 +57,14 @@ def finish_run(outcome: Any) -> Mapping[str, Any]:
 
 def log_to_mlflow(run_dir: Path, tracking_uri: str, experiment: str, gate_passed: bool | None = None) -> dict[str, Any]:
     """Log a finished run folder, set the gate's alias on its adapter version (when a gate judged
-    it), and record the receipt in summary.json as `mlflow`. An unreachable or failing store is
+    it), and record the receipt in the run folder's mlflow.json. An unreachable or failing store is
     one HarnessError saying the folder is complete and how to log it later."""
     from mlflow.tracking import MlflowClient
 
     from harness.sinks.mlflow_store import require_reachable, store_errors
     from harness.sinks.model_registry import set_gate_alias
     from harness.redaction import redact_uri
-    from harness.record.run_record import read_summary, write_json
+    from harness.record.run_record import write_mlflow_receipt
     from harness.sinks.tracking import log_run
 
     then = f"the run folder is complete; log it later with: harness log {run_dir}"
@@ -74,8 +74,7 @@ def log_to_mlflow(run_dir: Path, tracking_uri: str, experiment: str, gate_passed
         version = receipt.get("registered_model")
         if version is not None and gate_passed is not None:
             version["alias"] = set_gate_alias(MlflowClient(tracking_uri), version, gate_passed)
-    summary = read_summary(run_dir) | {"mlflow": receipt}
-    write_json(run_dir / "summary.json", summary)
+    write_mlflow_receipt(run_dir, receipt)
     print(f"mlflow: parent run {receipt['parent_run_id']} in {redact_uri(tracking_uri)} (make ui)")
     if version is not None:
         alias = f", alias {version['alias']}" if "alias" in version else ""

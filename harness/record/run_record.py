@@ -3,8 +3,10 @@
 `summary.json` is the interface CI jobs and other tools read, and the source of truth that MLflow
 and the report are built from. It holds the verdict, every candidate's metrics, the paired
 comparisons, the resolved specs, data hashes, engine arguments and load profile, adapter checks
-and manifest, and the environment (package versions, git commit, machine). This module writes
-and reads those files; it computes no metric itself.
+and manifest, and the environment (package versions, git commit, machine); it is written once,
+when the run completes. Where the run was logged in MLflow (parent run, experiment, registered
+adapter version and alias) is its own file, `mlflow.json`, written by each logging. This module
+writes and reads those files; it computes no metric itself.
 """
 
 from __future__ import annotations
@@ -146,6 +148,14 @@ def write_json(path: Path, data: Any) -> None:
 def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
     """Write JSON lines atomically."""
     write_text(path, "".join(json.dumps(row, default=str, ensure_ascii=False) + "\n" for row in rows))
+
+
+MLFLOW_RECEIPT = "mlflow.json"
+
+
+def write_mlflow_receipt(run_dir: Path, receipt: Mapping[str, Any]) -> None:
+    """Record where the run folder was logged (the latest logging wins); summary.json is left as written."""
+    write_json(run_dir / MLFLOW_RECEIPT, receipt)
 
 
 def read_summary(run_dir: Path) -> dict[str, Any]:

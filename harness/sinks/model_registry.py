@@ -4,7 +4,7 @@
 folder has) into a child run's `adapter/` artifacts; `register_adapter` makes them a new version of
 the registered model `<task>-adapter`, tagged with the adapter's key, base model hash, dataset hash
 (from its manifest; "not recorded" when the adapter came without one) and the comparison's
-decision, and returns the receipt recorded in summary.json. `set_gate_alias` points `champion` at
+decision, and returns the receipt recorded in mlflow.json. `set_gate_alias` points `champion` at
 that version when the gate passed and `challenger` when it did not (MLflow moves an alias off the
 version that held it). This module decides nothing: the caller says whether the gate passed.
 """

@@ -4,7 +4,7 @@
 be written) and logs one parent run per comparison with one nested child run per candidate, the
 data splits as dataset inputs of each (harness.sinks.mlflow_datasets), and the adapter under test as
 artifacts of its child run, registered as a model version (harness.sinks.model_registry); it returns the
-receipt the caller records in summary.json as `mlflow`. `log_training` logs one adapter training
+receipt the caller records in the run folder as mlflow.json. `log_training` logs one adapter training
 run. A logging of the same run that was cut off earlier (a kill mid-way leaves its parent RUNNING,
 a store error leaves it FAILED) is deleted with its children before the new one, so each run has
 one parent in the store (`retire_unfinished`). Values are copied, never computed: metric names are the run record's (a candidate's metrics
@@ -173,7 +173,7 @@ def _check_folder(run_dir: Path) -> dict[str, Any]:
 def log_run(run_dir: Path, tracking_uri: str, experiment: str, *,
             artifact_root: str | None = None) -> dict[str, Any]:
     """Logs a finished run folder (after write_report) as a parent run with one child run per
-    candidate and registers the adapter under test; returns the receipt for summary.json."""
+    candidate and registers the adapter under test; returns the receipt for mlflow.json."""
     summary = _check_folder(run_dir)
     client = MlflowClient(tracking_uri)
     exp_id = experiment_id(client, experiment, artifact_location(tracking_uri, artifact_root))
