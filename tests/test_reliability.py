@@ -30,7 +30,8 @@ from harness.redaction import redact_text, redact_uri, secret_values
 from harness.sinks.report import write_report
 from harness.pipeline.run_config import Paths, RunConfig
 from harness.record.run_record import environment, mark, open_run, resolve_resume, run_status, task_reports, write_json
-from harness.task.specs import load_candidate, load_task, to_dict
+from harness.task.specs import load_candidate, load_task
+from harness.task.strict_yaml import to_dict
 from harness.pipeline.summarize import RunFacts, summarize
 
 ROOT = Path(__file__).resolve().parent.parent

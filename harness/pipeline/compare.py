@@ -39,7 +39,8 @@ from harness.task.probes import SPLIT as PROBE_SPLIT
 from harness.task.probes import probe_set_fingerprint
 from harness.serve.serving import (BASE_CANARIES, CANARY_SPLIT, ServingPlan, adapter_liveness, canary_candidate, probe_candidate, serve_base,
                              serve_merged)
-from harness.task.specs import merged_label, to_dict, tuned_candidate
+from harness.task.specs import merged_label, tuned_candidate
+from harness.task.strict_yaml import to_dict
 from harness.pipeline.summarize import RunFacts, summarize
 
 

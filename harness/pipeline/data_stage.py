@@ -20,7 +20,8 @@ from harness.data.build import SPLITS, build_task_data, shortfall
 from harness.errors import HarnessError
 from harness.task.records import Record, read_records
 from harness.pipeline.run_config import DataOptions
-from harness.task.specs import TaskSpec, to_dict
+from harness.task.specs import TaskSpec
+from harness.task.strict_yaml import to_dict
 
 
 @dataclass(frozen=True)

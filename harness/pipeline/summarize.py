@@ -30,7 +30,8 @@ from harness.record.run_record import SCHEMA_VERSION, write_jsonl
 from harness.task.prompts import resolve_template
 from harness.serve.prompt_choice import PromptChoice
 from harness.decide.slice_summary import slices_section
-from harness.task.specs import CandidateSpec, TaskSpec, merged_label, to_dict, tuned_candidate
+from harness.task.specs import CandidateSpec, TaskSpec, merged_label, tuned_candidate
+from harness.task.strict_yaml import to_dict
 from harness.task.probes import ADAPTER_LABEL as ADAPTER_PROBES
 from harness.task.probes import BASE_LABEL as BASE_PROBES
 from harness.task.probes import SPLIT as PROBE_SPLIT

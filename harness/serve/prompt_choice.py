@@ -24,7 +24,8 @@ from harness.serve.predict import Batch, LoadProfile, run_batch
 from harness.task.prompts import template_source
 from harness.task.records import Record, records_hash
 from harness.serve.requests import RequestBuilder
-from harness.task.specs import CandidateSpec, TaskSpec, to_dict
+from harness.task.specs import CandidateSpec, TaskSpec
+from harness.task.strict_yaml import to_dict
 
 
 @dataclass(frozen=True)

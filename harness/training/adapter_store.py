@@ -23,7 +23,8 @@ from typing import Any, Iterable
 from harness.cache_files import content_key, key_lock, write_text
 from harness.cache_files import publish as publish_folder
 from harness.errors import HarnessError
-from harness.task.specs import TrainSpec, to_dict
+from harness.task.specs import TrainSpec
+from harness.task.strict_yaml import to_dict
 
 KEY_SCHEME = 2
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "manifest.json", "history.jsonl")

@@ -28,7 +28,8 @@ import torch
 
 from harness.errors import HarnessError
 from harness.training.model_prep import model_fingerprint
-from harness.task.specs import TrainSpec, to_dict
+from harness.task.specs import TrainSpec
+from harness.task.strict_yaml import to_dict
 from harness.training.adapter_store import (find_adapter, key_of, key_parts, publish, staging_dir, training_lock, write_history,
                                              write_json)
 from harness.training.batches import plan_epoch
