@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from test_reliability import ROOT, TASK, records
 
+from harness.adapter.serving_mode import AdapterServing
 from harness.decide.baseline_choice import RULE, DevStanding, choose_baseline
 from harness.serve.batch_store import BatchStore
 from harness.engine.prediction_log import Prediction, append_prediction
@@ -84,7 +85,7 @@ def tied_run(tmp_path: Path, with_tuning_batch: bool) -> dict:
         store.add_wall_seconds(label, split, 1.0)
     choice = PromptChoice("extract_plain", 2, "field_f1", {"extract_plain": 1.0, "extract_schema": 0.5}, "k")
     engine = {"mode": "inprocess", "engine_args": {}, "load_profile": {}, "adapter_cold_load_s": None}
-    facts = RunFacts(TASK, candidates, splits, choice, ("dynamic",), "dynamic", 2.0, None, 13,
+    facts = RunFacts(TASK, candidates, splits, choice, (AdapterServing.DYNAMIC,), AdapterServing.DYNAMIC, 2.0, None, 13,
                      {"engine": engine})
     return summarize(facts, store, tmp_path / "run", "run-1")
 

@@ -15,6 +15,7 @@ from typing import Any, Callable
 import pytest
 from tiny_model import write_tiny_model
 
+from harness.adapter.serving_mode import AdapterServing
 from harness.cli import build_parser, main
 from harness.cli.config import (resolve_curve_config, resolve_data_config, resolve_gate_config, resolve_run_config, resolve_training_config,
                                  resolve_tuning_config)
@@ -39,6 +40,8 @@ def fields_hold_no_namespace(value: Any) -> bool:
 @pytest.mark.parametrize("argv, resolve, kind, check", [
     (["compare", TASK, "--rank", "4", "--min-records", "9"], resolve_run_config, RunConfig,
      lambda c: (c.task.train.rank, c.task.gate.min_records) == (4, 9)),
+    (["compare", TASK, "--serving", "merged, dynamic", "--verdict-serving", "dynamic"], resolve_run_config, RunConfig,
+     lambda c: c.adapter.serving == (AdapterServing.MERGED, AdapterServing.DYNAMIC) and c.adapter.verdict_serving is AdapterServing.DYNAMIC),
     (["gate", TASK, "--adapter", "/tmp", "--fresh-baseline"], resolve_gate_config, RunConfig, lambda c: c.adapter.path == Path("/tmp")),
     (["tune-prompt", TASK, "--alpha", "0.01"], resolve_tuning_config, RunConfig, lambda c: c.task.gate.alpha == 0.01),
     (["curve", TASK, "--sizes", "8,4,8", "--retrain"], resolve_curve_config, CurveConfig,

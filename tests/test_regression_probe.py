@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from test_reliability import ROOT, TASK, records
 
+from harness.adapter.serving_mode import AdapterServing
 from harness.serve.batch_store import BatchStore
 from harness.engine.prediction_log import Prediction, append_prediction
 from harness.task.probes import ADAPTER_LABEL, BASE_LABEL, PROBES, SPLIT, passes
@@ -51,7 +52,7 @@ def probe_run(tmp_path: Path, adapter_wrong: int, regression_margin: float | Non
     engine = {"mode": "inprocess", "engine_args": {}, "load_profile": {}, "adapter_cold_load_s": None}
     task = dataclasses.replace(TASK, gate=dataclasses.replace(TASK.gate, regression_margin=regression_margin),
                                slices=dataclasses.replace(TASK.slices, records=0))
-    facts = RunFacts(task, candidates, splits, choice, ("dynamic",), "dynamic", 2.0, None, 13, {"engine": engine})
+    facts = RunFacts(task, candidates, splits, choice, (AdapterServing.DYNAMIC,), AdapterServing.DYNAMIC, 2.0, None, 13, {"engine": engine})
     return summarize(facts, store, tmp_path / "run", "run-1")
 
 

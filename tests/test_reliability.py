@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from test_report_run_folder import write_run_folder
 
+from harness.adapter.serving_mode import AdapterServing
 from harness.hardware.precision import decide_precision
 from harness.serve.batch_store import BatchStore
 from harness.cli.commands import prepare_output_folders
@@ -59,7 +60,7 @@ def prompt_only_run(tmp_path: Path) -> tuple[Path, dict]:
     data = {"splits": {name: {"n": len(rs), "origin": "synthetic", "origins": {"synthetic": len(rs)}, "hash": "h"} for name, rs in splits.items()},
             "card_file": "data_card.md", "sources": None, "folder": str(tmp_path)}
     sections = {"engine": engine, "data": data, "environment": {"machine": "m", "device": "cpu", "versions": {}, "git_commit": None}}
-    facts = RunFacts(TASK, candidates, splits, choice, ("dynamic", "merged"), "merged", 2.0, None, 13, sections)
+    facts = RunFacts(TASK, candidates, splits, choice, (AdapterServing.DYNAMIC, AdapterServing.MERGED), AdapterServing.MERGED, 2.0, None, 13, sections)
     summary = summarize(facts, store, run_dir, "run-1")
     write_json(run_dir / "summary.json", summary)
     (run_dir / "data_card.md").write_text("# Data card\n")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.adapter.serving_mode import AdapterServing
 from harness.serve.batch_store import BatchStore
 from harness.engine.types import EngineSettings
 from harness.errors import HarnessError
@@ -44,7 +45,7 @@ def builder() -> RequestBuilder:
     return RequestBuilder(TASK, tokenizer, records("p", 4), 4096, seed=13)
 
 
-def plan_in(tmp_path: Path, serving: tuple[str, ...] = ("merged",), adapter: bool = True) -> ServingPlan:
+def plan_in(tmp_path: Path, serving: tuple[AdapterServing, ...] = (AdapterServing.MERGED,), adapter: bool = True) -> ServingPlan:
     splits = {"few_shot_pool": records("p", 4), "dev": records("d", 2), "test": records("t", 3)}
     return ServingPlan(TASK, CANDIDATES, splits, BatchStore(tmp_path), LoadProfile(), CHOICE, "k",
                        tmp_path / "adapter" if adapter else None, serving, 2)
@@ -79,7 +80,7 @@ def test_every_candidate_is_served_on_the_slices_variants_in_one_batch_after_tes
 
 
 def test_dynamic_only_serving_runs_the_adapter_and_its_canaries_on_the_base_engine(tmp_path: Path) -> None:
-    jobs = base_jobs(plan_in(tmp_path, serving=("dynamic",)), "extract_plain")
+    jobs = base_jobs(plan_in(tmp_path, serving=(AdapterServing.DYNAMIC,)), "extract_plain")
     assert ("lora_short", "test") in labels(jobs) and labels(jobs)[-2:] == [("regression.adapter", "regression"), (ADAPTER_CANARIES, CANARY_SPLIT)]
     assert jobs[-1].candidate.adapter
 

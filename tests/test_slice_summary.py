@@ -8,6 +8,7 @@ from pathlib import Path
 
 from test_reliability import ROOT, TASK, records
 
+from harness.adapter.serving_mode import AdapterServing
 from harness.serve.batch_store import BatchStore
 from harness.data.slices import SERVED_SPLIT, slice_split
 from harness.engine.prediction_log import Prediction, append_prediction
@@ -36,7 +37,7 @@ def run_with_a_slice(tmp_path: Path, slice_margin: float | None) -> dict:
     choice = PromptChoice("extract_plain", 2, "field_f1", {"extract_plain": 1.0}, "k")
     engine = {"mode": "inprocess", "engine_args": {}, "load_profile": {}, "adapter_cold_load_s": None}
     task = dataclasses.replace(TASK, gate=dataclasses.replace(TASK.gate, slice_margin=slice_margin))
-    facts = RunFacts(task, candidates, splits, choice, ("dynamic",), "dynamic", 2.0, None, 13, {"engine": engine})
+    facts = RunFacts(task, candidates, splits, choice, (AdapterServing.DYNAMIC,), AdapterServing.DYNAMIC, 2.0, None, 13, {"engine": engine})
     return summarize(facts, store, tmp_path / "run", "run-1")
 
 

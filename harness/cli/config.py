@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 import os
 
+from harness.adapter.serving_mode import AdapterServing
 from harness.cli.options import GATE_FLAGS, SPLIT_NAMES, TRAIN_FLAGS
 from harness.score.cost import TokenPrice
 from harness.engine.runtime import engine_runtime
@@ -148,10 +149,12 @@ def default_serving(device: str) -> str:
 def adapter_options(args: argparse.Namespace, device: str) -> AdapterOptions:
     """The adapter group's options; `--serving` defaults by device."""
     text = args.serving or default_serving(device)
-    serving = tuple(s.strip() for s in text.split(",") if s.strip())
-    if set(serving) - {"dynamic", "merged"} or args.verdict_serving not in serving:
+    names = tuple(s.strip() for s in text.split(",") if s.strip())
+    known = {mode.value for mode in AdapterServing}
+    if set(names) - known or args.verdict_serving not in names:
         raise HarnessError(f"--serving {text!r} must name dynamic and/or merged and include --verdict-serving {args.verdict_serving}", "--serving")
-    return AdapterOptions(path=args.adapter, retrain=args.retrain, serving=serving, verdict_serving=args.verdict_serving,
+    serving = tuple(AdapterServing(name) for name in names)
+    return AdapterOptions(path=args.adapter, retrain=args.retrain, serving=serving, verdict_serving=AdapterServing(args.verdict_serving),
                           liveness_canaries=args.canaries, parity_sample=args.parity_sample)
 
 

@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 
 from harness.adapter.adapter_checks import check_static, parity, peft_greedy
 from harness.adapter.adapter_source import AdapterInfo, provide_adapter, serving_adapter, train_job
+from harness.adapter.serving_mode import AdapterServing
 from harness.serve.baseline_cache import baseline_key, baseline_key_parts, cache_dir_for, restore, save
 from harness.serve.batch_store import BatchStore
 from harness.data.slices import SERVED_SPLIT, derive_slices, served_together, slice_name
@@ -152,7 +153,7 @@ def serve_and_summarize(run_dir: Path, config: RunConfig, inputs: RunInputs, ada
     session = asyncio.run(serve_base(plan, builder, settings, config.engine_mode, config.server_url))
     save_choice(config.paths.cache, config.task, session.choice)
     engine_section = dict(session.engine) | {"load_profile": to_dict(config.load), "adapter_cold_load_s": session.adapter_cold_load_s}
-    if adapter and "merged" in config.adapter.serving:
+    if adapter and AdapterServing.MERGED in config.adapter.serving:
         merged_dir = merged_model(model_dir, adapter.path, config.paths.cache, settings.dtype)
         engine_section["merged"] = dict(asyncio.run(serve_merged(plan, builder, settings, merged_dir, session.choice, config.engine_mode)))
     save(cache.folder, store, cache.batches, cache.parts)
@@ -172,8 +173,8 @@ def adapter_section(adapter: AdapterInfo, settings: EngineSettings) -> dict[str,
     return {"key": adapter.key, "path": str(adapter.path), "trained_here": adapter.trained_here, "manifest": dict(adapter.manifest),
             "train_precision": adapter.manifest.get("train_precision"),
             "serve_precision": {"engine": "vLLM", "dtype": settings.dtype, "device": settings.device,
-                                "dynamic": "LoRA weights applied at the engine's dtype",
-                                "merged": f"merged into a {settings.dtype} copy of the base (peft merge_and_unload)"}}
+                                AdapterServing.DYNAMIC: "LoRA weights applied at the engine's dtype",
+                                AdapterServing.MERGED: f"merged into a {settings.dtype} copy of the base (peft merge_and_unload)"}}
 
 
 @dataclass(frozen=True)
@@ -232,7 +233,7 @@ def parity_check(config: RunConfig, model_dir: Path, adapter: AdapterInfo, build
                  data: TaskData) -> Mapping[str, Any]:
     """Greedy PEFT/transformers outputs vs the served adapter's on the first test records."""
     candidate = next(c for c in config.candidates if c.adapter)
-    label = candidate.id if "dynamic" in config.adapter.serving else merged_label(candidate.id)
+    label = candidate.id if AdapterServing.DYNAMIC in config.adapter.serving else merged_label(candidate.id)
     sample = list(data.splits["test"])[: config.adapter.parity_sample]
     requests = builder.build(candidate, config.task.prompts.adapter, sample, "parity")
     prompts = {rid: r.prompt_token_ids for rid, r in requests.items()}

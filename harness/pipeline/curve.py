@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
+from harness.adapter.serving_mode import AdapterServing
 from harness.pipeline.compare import complete_run, run_comparison
 from harness.errors import HarnessError
 from harness.statistics.permutation import permutation_micro_f1
@@ -79,7 +80,7 @@ def run_curve(curve: CurveConfig) -> dict[str, Any]:
     for size in curve.sizes:
         task = dataclasses.replace(base.task, train=dataclasses.replace(base.task.train, train_limit=size))
         config = dataclasses.replace(base, task=task, reuse_baseline=True,
-                                     adapter=dataclasses.replace(base.adapter, serving=("merged",), verdict_serving="merged"))
+                                     adapter=dataclasses.replace(base.adapter, serving=(AdapterServing.MERGED,), verdict_serving=AdapterServing.MERGED))
         print(f"[curve] training size {size}", flush=True)
         outcome = run_comparison(config)
         complete_run(outcome.run_dir)  # a curve point has no report of its own

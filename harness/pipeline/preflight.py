@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from harness.adapter.adapter_checks import read_adapter_config
+from harness.adapter.serving_mode import AdapterServing
 from harness.data.build import default_source
 from harness.data.cuad_layout import check_layout
 from harness.data.recipes import wanted_categories
@@ -35,7 +36,7 @@ def check_run(config: RunConfig) -> None:
         read_adapter_config(config.adapter.path)
     if config.server_url:
         check_url(config.server_url)
-        if "merged" in config.adapter.serving and any(c.adapter for c in config.candidates):
+        if AdapterServing.MERGED in config.adapter.serving and any(c.adapter for c in config.candidates):
             raise HarnessError("merged serving needs an engine the harness starts: a server at --server-url cannot load the merged copy",
                                "--server-url", "add --serving dynamic --verdict-serving dynamic, or drop --server-url")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.adapter.serving_mode import AdapterServing
 from harness.score.cost import DEFAULT_PRICE_USD_PER_HOUR, TokenPrice
 from harness.engine.types import EngineSettings
 from harness.hardware.precision import PrecisionDecision
@@ -54,8 +55,8 @@ class AdapterOptions:
 
     path: Path | None = None
     retrain: bool = False
-    serving: tuple[str, ...] = ("dynamic", "merged")
-    verdict_serving: str = "merged"
+    serving: tuple[AdapterServing, ...] = (AdapterServing.DYNAMIC, AdapterServing.MERGED)
+    verdict_serving: AdapterServing = AdapterServing.MERGED
     liveness_canaries: int = 4
     parity_sample: int = 6
 

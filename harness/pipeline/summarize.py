@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from harness.adapter.serving_mode import AdapterServing
 from harness.decide.baseline_choice import DevStanding, choose_baseline
 from harness.serve.batch_store import BatchStore
 from harness.decide.convergence import training_notes
@@ -51,8 +52,8 @@ class RunFacts:
     candidates: tuple[CandidateSpec, ...]
     splits: Mapping[str, Sequence[Record]]
     choice: PromptChoice
-    serving: tuple[str, ...]
-    verdict_serving: str
+    serving: tuple[AdapterServing, ...]
+    verdict_serving: AdapterServing
     price_usd_per_hour: float
     token_price: TokenPrice | None
     seed: int
@@ -66,10 +67,10 @@ def labels(facts: RunFacts) -> dict[str, tuple[CandidateSpec, str]]:
         if not candidate.adapter:
             found[candidate.id] = (candidate, "base")
             continue
-        if "dynamic" in facts.serving:
-            found[candidate.id] = (candidate, "dynamic")
-        if "merged" in facts.serving:
-            found[merged_label(candidate.id)] = (candidate, "merged")
+        if AdapterServing.DYNAMIC in facts.serving:
+            found[candidate.id] = (candidate, AdapterServing.DYNAMIC)
+        if AdapterServing.MERGED in facts.serving:
+            found[merged_label(candidate.id)] = (candidate, AdapterServing.MERGED)
     return found
 
 
@@ -176,7 +177,7 @@ def verdict_label(facts: RunFacts) -> str | None:
     adapter_id = next((c.id for c in facts.candidates if c.adapter), None)
     if adapter_id is None:
         return None
-    return adapter_id if facts.verdict_serving == "dynamic" else merged_label(adapter_id)
+    return adapter_id if facts.verdict_serving == AdapterServing.DYNAMIC else merged_label(adapter_id)
 
 
 def probe_outcome(facts: RunFacts, store: BatchStore) -> tuple[dict[str, Any] | None, RegressionFinding | None]:
@@ -184,7 +185,7 @@ def probe_outcome(facts: RunFacts, store: BatchStore) -> tuple[dict[str, Any] | 
     without an adapter, or when a probe batch was not served: no numbers are made up for it)."""
     if verdict_label(facts) is None:
         return None, None
-    served = {"dynamic": ADAPTER_PROBES, "merged": merged_label(ADAPTER_PROBES)}
+    served = {AdapterServing.DYNAMIC: ADAPTER_PROBES, AdapterServing.MERGED: merged_label(ADAPTER_PROBES)}
     batches = {label: store.predictions(label, PROBE_SPLIT) for label in (BASE_PROBES, *(served[s] for s in facts.serving))}
     if not all(batches.values()):
         return None, None

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from harness.adapter.adapter_checks import liveness
+from harness.adapter.serving_mode import AdapterServing
 from harness.serve.batch_store import BatchStore
 from harness.data.slices import SERVED_SPLIT
 from harness.engine.factory import open_engine
@@ -58,7 +59,7 @@ class ServingPlan:
     choice: PromptChoice | None
     choice_key: str
     adapter_dir: Path | None
-    serving: tuple[str, ...]
+    serving: tuple[AdapterServing, ...]
     canaries: int
 
     def canary_records(self) -> list[Record]:
@@ -107,10 +108,10 @@ def base_jobs(plan: ServingPlan, winner: str) -> list[Job]:
     tuned = tuned_candidate(plan.candidates)
     jobs += [Job(c.id, c, resolve_template(c, plan.task, winner), "dev") for c in plan.candidates if not c.adapter and c != tuned]
     jobs += [Job(c.id, c, resolve_template(c, plan.task, winner), split) for split in plan.scored_splits() for c in plan.candidates
-             if not c.adapter or "dynamic" in plan.serving]
-    if plan.adapter_dir and "dynamic" in plan.serving:
+             if not c.adapter or AdapterServing.DYNAMIC in plan.serving]
+    if plan.adapter_dir and AdapterServing.DYNAMIC in plan.serving:
         jobs.append(Job(ADAPTER_PROBES, probe_candidate(True), "", REGRESSION_SPLIT))
-    if plan.adapter_dir and "merged" not in plan.serving:
+    if plan.adapter_dir and AdapterServing.MERGED not in plan.serving:
         jobs.append(Job(ADAPTER_CANARIES, canary_candidate(True), plan.task.prompts.adapter, CANARY_SPLIT))
     return jobs
 
