@@ -47,8 +47,11 @@ time.sleep(600)
 
 
 def start_driver(pid_dir: Path, how: str) -> tuple[subprocess.Popen, list[int]]:
+    # Ctrl-C reaches a harness started from a terminal: a suite launched as a background job of a shell
+    # without job control inherits SIGINT ignored (POSIX), and Python then keeps ignoring it.
     driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(pid_dir), how], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+                              text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     pids = [int(p) for p in driver.stdout.readline().split()]
     return driver, pids
 
