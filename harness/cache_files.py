@@ -75,7 +75,7 @@ def temporary_folder(target: Path) -> Path:
 
 def temporary_name(name: str, kind: str) -> str:
     """A unique hidden name for work in progress on `name`, naming its owner: `.<name>.<pid>@<host>-<hex>.<kind>`."""
-    return f".{name}.{os.getpid()}@{_host()}-{secrets.token_hex(4)}.{kind}"
+    return f".{name}.{os.getpid()}@{host_name()}-{secrets.token_hex(4)}.{kind}"
 
 
 def sweep_abandoned(folder: Path) -> list[Path]:
@@ -84,7 +84,7 @@ def sweep_abandoned(folder: Path) -> list[Path]:
     removed = []
     for path in folder.glob(".*"):
         match = _TEMPORARY.match(path.name)
-        if match is None or match["host"] != _host() or process_running(int(match["pid"])):
+        if match is None or match["host"] != host_name() or process_running(int(match["pid"])):
             continue
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
@@ -95,7 +95,8 @@ def sweep_abandoned(folder: Path) -> list[Path]:
 
 
 @functools.cache
-def _host() -> str:
+def host_name() -> str:
+    """This host's name as it appears in temporary names (letters, digits and dashes; read once per process)."""
     return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "localhost"
 
 

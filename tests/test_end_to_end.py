@@ -26,6 +26,7 @@ from harness.training.model_prep import prepare_default_model
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK = "contract_extraction"
+GIB = 1 << 30
 SLICE_N = 3  # records per edge-case slice; the same in every command, so the gate and the curve reuse the comparison's baseline
 SIZES = ["--train-size", "96", "--few-shot-pool-size", "4", "--dev-size", "4", "--test-size", "24", "--excerpt-tokens", "192",
          "--slice-records", str(SLICE_N)]
@@ -117,10 +118,12 @@ def test_compare_records_every_candidate_with_its_metrics(compared: tuple[Path, 
 
 def test_compare_measures_the_memory_and_throughput_of_serving_each_candidate(compared: tuple[Path, dict]) -> None:
     run_dir, summary = compared
+    assert len(summary["candidates"]) == 5
     for label, entry in summary["candidates"].items():
         metrics = entry["metrics"]
         assert entry["memory_measure"] == "resident memory of the engine's process tree (sum of RSS)", label
-        assert 1 << 29 < metrics["peak_memory_bytes"] < 64 << 30, label  # the engine holds at least its weights
+        # The engine holds at least its weights and KV cache (over 0.5 GiB); 64 GiB bounds a GPU's memory.used too.
+        assert 0.5 * GIB < metrics["peak_memory_bytes"] < 64 * GIB, label
         assert 0 < metrics["kv_cache_usage_peak"] <= 1, label
         assert metrics["throughput_tokens_out_per_s"] / metrics["throughput_rps"] == pytest.approx(metrics["tokens_out_mean"]), label
     html = (run_dir / "report.html").read_text()

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.cache_files import content_key, write_text
+from harness.cache_files import content_key, host_name, write_text
 from harness.errors import HarnessError
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -102,13 +102,11 @@ def decide_precision(device: str = "auto", requested: str = "auto", warn: Any = 
 
 def hardware_verdict(device: str, machine: dict[str, Any], memo_dir: Path | None) -> tuple[bool, str, MatmulProbe]:
     """Whether `device` computes bfloat16 natively, why, and the probe: this machine's memo, or probed now."""
-    import socket
-
     import torch
 
     memo = None
     if memo_dir is not None:
-        key = content_key({"host": socket.gethostname(), "device": device, "torch": torch.__version__, **machine})
+        key = content_key({"host": host_name(), "device": device, "torch": torch.__version__, **machine})
         memo = memo_dir / PRECISION_MEMO / f"{key}.json"
         remembered = _read_memo(memo)
         if remembered is not None:
