@@ -35,7 +35,7 @@ SECTIONS = {
                "load_profile": {"concurrency": 4, "warmup_requests": 2, "timeout_s": 120.0, "max_attempts": 2},
                "adapter_cold_load_s": 1.25},
     "data": {"splits": {"test": {"n": 24, "hash": "t" * 16}, "dev": {"n": 12, "hash": "d" * 16}},
-             "card_file": "data_card.md", "folder": "/data/fixed"},
+             "card_file": "data_card.md", "sources": None, "folder": "/data/fixed"},
     "environment": {"machine": "x86_64", "device": "cpu", "versions": {"python": "3.12"}, "git_commit": "0" * 40},
     "adapter": {"key": "a" * 16, "path": None, "trained_here": True, "manifest": {"train_seconds": 300.0}},
 }
