@@ -54,7 +54,7 @@ test: setup
 # The product's benchmark: reports/benchmarks/bench-<time>.json. BENCH_WALL=make-test,first-compare,second-compare
 # adds whole-command wall times measured in a fresh clone.
 bench: setup
-	$(PY) -m harness.bench $(if $(BENCH_WALL),--wall $(BENCH_WALL))
+	$(PY) tests/benchmark/bench.py $(if $(BENCH_WALL),--wall $(BENCH_WALL))
 
 ui: setup
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(VENV)/bin/mlflow ui --backend-store-uri $(STORE) \

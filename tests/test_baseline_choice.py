@@ -3,6 +3,7 @@ the tie as summarize() records it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from harness.serve.prompt_choice import PromptChoice
 from harness.sinks.report.results import tie_sentence
 from harness.task.specs import load_candidate
 from harness.pipeline.summarize import RunFacts, summarize
+from harness.record.run_summary import BaselineSelection
+from run_sections import run_sections
 
 S = DevStanding
 
@@ -84,29 +87,28 @@ def tied_run(tmp_path: Path, with_tuning_batch: bool) -> dict:
             append_prediction(store.log_path(label, split), prediction)
         store.add_wall_seconds(label, split, 1.0)
     choice = PromptChoice("extract_plain", 2, "field_f1", {"extract_plain": 1.0, "extract_schema": 0.5}, "k")
-    engine = {"mode": "inprocess", "engine_args": {}, "load_profile": {}, "adapter_cold_load_s": None}
-    facts = RunFacts(TASK, candidates, splits, choice, (AdapterServing.DYNAMIC,), AdapterServing.DYNAMIC, 2.0, None, 13,
-                     {"engine": engine})
+    facts = RunFacts(TASK, candidates, splits, choice, (AdapterServing.DYNAMIC,), AdapterServing.DYNAMIC, 2.0, None, 13, run_sections())
     return summarize(facts, store, tmp_path / "run", "run-1")
 
 
 def test_a_tie_on_dev_is_broken_by_the_shorter_prompt_and_recorded(tmp_path: Path) -> None:
-    selection = tied_run(tmp_path, with_tuning_batch=True)["baseline_selection"]
-    assert selection["dev_scores"] == {"best_prompt": 1.0, "few_shot": 1.0}
-    assert selection["chosen"] == "few_shot" and selection["rule"] == RULE
-    assert selection["tie_break"]["decided_by"] == "tokens_in_mean"
-    assert selection["tie_break"]["values"]["best_prompt"]["tokens_in_mean"] == 60
+    selection = tied_run(tmp_path, with_tuning_batch=True).baseline_selection
+    assert selection.dev_scores == {"best_prompt": 1.0, "few_shot": 1.0}
+    assert selection.chosen == "few_shot" and selection.rule == RULE
+    assert selection.tie_break["decided_by"] == "tokens_in_mean"
+    assert selection.tie_break["values"]["best_prompt"]["tokens_in_mean"] == 60
 
 
 def test_a_tie_without_the_tuned_candidates_dev_batch_falls_to_candidate_order_and_says_so(tmp_path: Path) -> None:
     summary = tied_run(tmp_path, with_tuning_batch=False)
-    selection = summary["baseline_selection"]
-    assert selection["chosen"] == summary["verdict"]["baseline_candidate"] == "best_prompt"
-    assert selection["tie_break"]["decided_by"] == "candidate order"
-    assert selection["tie_break"]["not_measured_for_all"] == ["schema_valid_rate", "tokens_in_mean"]
+    selection = summary.baseline_selection
+    assert selection.chosen == summary.verdict.baseline_candidate == "best_prompt"
+    assert selection.tie_break["decided_by"] == "candidate order"
+    assert selection.tie_break["not_measured_for_all"] == ["schema_valid_rate", "tokens_in_mean"]
 
 
 def test_the_report_names_the_tie_beside_the_baseline() -> None:
-    chosen = {"metric": "field_f1", "tie_break": {"tied": ["best_prompt", "few_shot"], "decided_by": "tokens_in_mean"}}
+    chosen = BaselineSelection(chosen="few_shot", rule=RULE, tie_break={"tied": ["best_prompt", "few_shot"], "decided_by": "tokens_in_mean"},
+                               chosen_on="dev", metric="field_f1", dev_scores={})
     assert tie_sentence(chosen) == " (best_prompt, few_shot tied on field_f1; the tie was broken by tokens_in_mean)"
-    assert tie_sentence({"metric": "field_f1", "tie_break": None}) == ""
+    assert tie_sentence(dataclasses.replace(chosen, tie_break=None)) == ""

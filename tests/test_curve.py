@@ -61,14 +61,14 @@ COUNTS = {"lora_short": [(2, 0, 0), (1, 1, 1), (0, 0, 2), (3, 0, 0), (1, 0, 1), 
           "best_prompt": [(2, 0, 0), (0, 2, 2), (0, 0, 2), (2, 1, 1), (1, 0, 1), (0, 0, 2)]}
 
 
-def run_folder(tmp_path: Path) -> tuple[Path, dict]:
+def run_folder(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     (tmp_path / "predictions").mkdir()
     for cid, counts in COUNTS.items():
         rows = [{"record_id": f"r{i}", "score": {"fields": {"parties": {"tp": tp, "fp": fp, "fn": 0},
                                                             "date": {"tp": 0, "fp": 0, "fn": fn}}}}
                 for i, (tp, fp, fn) in enumerate(counts)]
         (tmp_path / "predictions" / f"{cid}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return tmp_path, {"candidates": {cid: {"predictions_file": f"predictions/{cid}.jsonl"} for cid in COUNTS}}
+    return tmp_path, {cid: f"predictions/{cid}.jsonl" for cid in COUNTS}
 
 
 def former_micro_f1_interval(counts: list[tuple[int, int, int]], seed: int) -> tuple[float, float, float]:
@@ -85,8 +85,8 @@ def former_micro_f1_interval(counts: list[tuple[int, int, int]], seed: int) -> t
 
 
 def test_curve_point_keeps_the_former_numbers(tmp_path: Path) -> None:
-    run_dir, summary = run_folder(tmp_path)
-    got = curve_point(run_dir, summary, 4, "lora_short", seed=13)
+    run_dir, files = run_folder(tmp_path)
+    got = curve_point(run_dir, files, 4, "lora_short", seed=13)
     assert (got["field_f1"], got["ci_low"], got["ci_high"]) == former_micro_f1_interval(COUNTS["lora_short"], 13)
     assert got["field_f1"] == pytest.approx(2 * 9 / (2 * 9 + 2 + 4))
     assert set(got["against"]) == {"few_shot", "best_prompt"}

@@ -17,6 +17,7 @@ from harness.task.probes import ADAPTER_LABEL, BASE_LABEL, PROBES, SPLIT, passes
 from harness.serve.prompt_choice import PromptChoice
 from harness.task.specs import load_candidate
 from harness.pipeline.summarize import RunFacts, summarize
+from run_sections import run_sections
 
 RIGHT = {"exact_five_words": "The sky is bright blue.", "at_most_twelve_words": "To make promises binding and clear.",
          "json_keys": '```json\n{"name": "Ana", "age": 31}\n```', "addition": "42", "multiplication": "54", "apples": "7", "older": "Sam",
@@ -49,29 +50,28 @@ def probe_run(tmp_path: Path, adapter_wrong: int, regression_margin: float | Non
             text = WRONG[probe.id] if label == ADAPTER_LABEL and number < adapter_wrong else RIGHT[probe.id]
             append_prediction(store.log_path(label, SPLIT), Prediction(probe.id, label, SPLIT, text, 30, 8, 0.01, 0.1, "stop", 1))
     choice = PromptChoice("extract_plain", 2, "field_f1", {"extract_plain": 1.0}, "k")
-    engine = {"mode": "inprocess", "engine_args": {}, "load_profile": {}, "adapter_cold_load_s": None}
     task = dataclasses.replace(TASK, gate=dataclasses.replace(TASK.gate, regression_margin=regression_margin),
                                slices=dataclasses.replace(TASK.slices, records=0))
-    facts = RunFacts(task, candidates, splits, choice, (AdapterServing.DYNAMIC,), AdapterServing.DYNAMIC, 2.0, None, 13, {"engine": engine})
+    facts = RunFacts(task, candidates, splits, choice, (AdapterServing.DYNAMIC,), AdapterServing.DYNAMIC, 2.0, None, 13, run_sections())
     return summarize(facts, store, tmp_path / "run", "run-1")
 
 
 def test_a_significant_loss_on_the_probe_is_recorded_and_named_in_the_reasons(tmp_path: Path) -> None:
     summary = probe_run(tmp_path, adapter_wrong=8)
-    regression = summary["regression"]
+    regression = summary.regression
     assert regression["pass_rates"] == {BASE_LABEL: 1.0, ADAPTER_LABEL: pytest.approx(4 / 12)}
     assert regression["regressed"] == [p.id for p in PROBES[:8]] and regression["improved"] == []
     comparison = regression["comparison"]
     assert (comparison["base"], comparison["adapter"], comparison["n"]) == (BASE_LABEL, ADAPTER_LABEL, 12)
     assert comparison["diff"] == pytest.approx(-8 / 12) and comparison["mcnemar_p"] == pytest.approx(2 / 2 ** 8)
     assert regression["items"][0][BASE_LABEL] is True and regression["items"][0][ADAPTER_LABEL] is False
-    assert any(r.startswith("the adapter lost general capabilities: it passes 0.333 of the regression probe") for r in summary["verdict"]["reasons"])
-    assert "regression" not in summary["verdict"]["checks"]
+    assert any(r.startswith("the adapter lost general capabilities: it passes 0.333 of the regression probe") for r in summary.verdict.reasons)
+    assert "regression" not in summary.verdict.checks
 
 
 @pytest.mark.parametrize(("wrong", "passed"), [(0, True), (1, True), (2, False)])
 def test_the_regression_check_when_set_allows_the_margin_and_no_more(tmp_path: Path, wrong: int, passed: bool) -> None:
-    check = probe_run(tmp_path, adapter_wrong=wrong, regression_margin=0.1)["verdict"]["checks"]["regression"]
+    check = probe_run(tmp_path, adapter_wrong=wrong, regression_margin=0.1).verdict.checks["regression"]
     assert check["passed"] is passed and check["value"] == pytest.approx(-wrong / 12)
 
 

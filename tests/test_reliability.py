@@ -31,6 +31,7 @@ from harness.redaction import redact_text, redact_uri, secret_values
 from harness.sinks.report import write_report
 from harness.pipeline.run_config import Paths, RunConfig
 from harness.record.run_record import environment, mark, open_run, resolve_resume, run_status, task_reports, write_json
+from harness.record.run_summary import RunSummary, write_run_summary
 from harness.task.specs import load_candidate, load_task
 from harness.task.strict_yaml import to_dict
 from harness.pipeline.summarize import RunFacts, summarize
@@ -44,7 +45,7 @@ def records(split: str, n: int) -> tuple[Record, ...]:
     return tuple(Record(f"{split}-{i}", f"doc-{split}-{i}", f"text {i}", gold, "synthetic") for i in range(n))
 
 
-def prompt_only_run(tmp_path: Path) -> tuple[Path, dict]:
+def prompt_only_run(tmp_path: Path) -> tuple[Path, RunSummary]:
     """summarize() over fake predictions of best_prompt and few_shot, as a run without an adapter would make."""
     candidates = tuple(load_candidate(ROOT / "candidates", cid) for cid in ("best_prompt", "few_shot"))
     splits = {"train": records("train", 2), "few_shot_pool": records("pool", 2), "dev": records("dev", 4), "test": records("test", 6)}
@@ -62,16 +63,16 @@ def prompt_only_run(tmp_path: Path) -> tuple[Path, dict]:
     sections = {"engine": engine, "data": data, "environment": {"machine": "m", "device": "cpu", "versions": {}, "git_commit": None}}
     facts = RunFacts(TASK, candidates, splits, choice, (AdapterServing.DYNAMIC, AdapterServing.MERGED), AdapterServing.MERGED, 2.0, None, 13, sections)
     summary = summarize(facts, store, run_dir, "run-1")
-    write_json(run_dir / "summary.json", summary)
+    write_run_summary(run_dir, summary)
     (run_dir / "data_card.md").write_text("# Data card\n")
     return run_dir, summary
 
 
 def test_a_prompt_only_comparison_has_no_verdict_to_give(tmp_path: Path) -> None:
     run_dir, summary = prompt_only_run(tmp_path)
-    assert summary["verdict"]["decision"] == "no_verdict" and summary["verdict"]["adapter_candidate"] is None
-    assert summary["verdict"]["baseline_candidate"] in ("best_prompt", "few_shot")
-    assert summary["comparisons"] == [] and set(summary["candidates"]) == {"best_prompt", "few_shot"}
+    assert summary.verdict.decision == "no_verdict" and summary.verdict.adapter_candidate is None
+    assert summary.verdict.baseline_candidate in ("best_prompt", "few_shot")
+    assert summary.comparisons == () and set(summary.candidates) == {"best_prompt", "few_shot"}
     write_report(run_dir)
     markdown = (run_dir / "report.md").read_text()
     assert "NO VERDICT" in markdown and "no verdict to give" in markdown

@@ -10,6 +10,7 @@ import pytest
 from test_report_run_folder import CANDIDATES, write_run_folder
 
 from harness.errors import HarnessError
+from harness.record.run_summary import RunSummary, read_run_summary
 from harness.sinks.report import write_report
 from harness.sinks.report.formatting import format_metric, format_number, format_p
 from harness.sinks.report.markdown import demote_headings
@@ -19,10 +20,10 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunSummary]:
     run_dir = write_run_folder(tmp_path_factory.mktemp("run"))
     write_report(run_dir)
-    return run_dir, json.loads((run_dir / "summary.json").read_text())
+    return run_dir, read_run_summary(run_dir)
 
 
 def _row(markdown: str, first_cell: str) -> list[str]:
@@ -41,7 +42,7 @@ def test_report_files_exist_and_plots_are_png(tmp_path: Path) -> None:
     assert all((run_dir / name).read_bytes().startswith(PNG_MAGIC) for name in plots)
 
 
-def test_html_is_one_self_contained_file(written: tuple[Path, dict]) -> None:
+def test_html_is_one_self_contained_file(written: tuple[Path, RunSummary]) -> None:
     html = (written[0] / "report.html").read_text()
     for outside in ("http://", "https://", 'src="plots/', "<script", "<link"):
         assert outside not in html
@@ -49,28 +50,28 @@ def test_html_is_one_self_contained_file(written: tuple[Path, dict]) -> None:
     assert "Parties: Acme &lt;Corp&gt; &amp; Vendor | 2019" in html  # model output is escaped
 
 
-def test_markdown_references_plots_that_exist(written: tuple[Path, dict]) -> None:
+def test_markdown_references_plots_that_exist(written: tuple[Path, RunSummary]) -> None:
     run_dir = written[0]
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", (run_dir / "report.md").read_text())
     assert len(images) == 4
     assert all(not Path(image).is_absolute() and (run_dir / image).is_file() for image in images)
 
 
-def test_every_key_metric_is_in_its_candidate_row_as_formatted(written: tuple[Path, dict]) -> None:
+def test_every_key_metric_is_in_its_candidate_row_as_formatted(written: tuple[Path, RunSummary]) -> None:
     run_dir, summary = written
     markdown = (run_dir / "report.md").read_text()
-    for cid, candidate in summary["candidates"].items():
+    for cid, candidate in summary.candidates.items():
         row = _row(markdown, cid)
         for column, name in enumerate(KEY_METRICS, start=2):
-            shown = format_metric(summary["metric_defs"], name, candidate["metrics"][name])
+            shown = format_metric(summary.metric_defs, name, candidate.metrics[name])
             assert row[column].strip("*").startswith(shown), (cid, name)
     assert _row(markdown, "best_prompt")[-1] == "**0.1234**"  # cost: lowest is best
-    f1, (low, high) = (summary["candidates"]["lora_short"][key]["field_f1"]
-                       for key in ("metrics", "intervals"))
+    lora = summary.candidates["lora_short"]
+    f1, (low, high) = lora.metrics["field_f1"], lora.intervals["field_f1"]
     assert _row(markdown, "lora_short")[2] == f"**{f1:.3f} [{low:.3f}, {high:.3f}]**"  # best
 
 
-def test_best_value_per_column_follows_direction(written: tuple[Path, dict]) -> None:
+def test_best_value_per_column_follows_direction(written: tuple[Path, RunSummary]) -> None:
     markdown = (written[0] / "report.md").read_text()
     header = _row(markdown, "candidate")
     bold = {(cid, header[k]) for cid in CANDIDATES
@@ -102,18 +103,17 @@ def test_verdict_banner_says_the_decision(tmp_path: Path, decision: str, status:
     verdict_part = markdown.split("## Verdict", 1)[1].split("##", 1)[0]
     assert verdict_part.lstrip().startswith(f"> **{status}** — ")
     assert f'<div class="banner {decision}"><div class="status">{status}</div>' in html
-    summary = json.loads((run_dir / "summary.json").read_text())
-    for reason in summary["verdict"]["reasons"]:
+    for reason in read_run_summary(run_dir).verdict.reasons:
         assert f"> - {reason}" in verdict_part
 
 
-def test_banner_carries_the_recorded_comparison(written: tuple[Path, dict]) -> None:
+def test_banner_carries_the_recorded_comparison(written: tuple[Path, RunSummary]) -> None:
     markdown = (written[0] / "report.md").read_text()
     assert ("> - Paired difference (paired_bootstrap, n = 12): +0.062 [-0.010, 0.130], "
             "p = 0.0270, Holm p = 0.0810") in markdown
 
 
-def test_report_states_price_split_origins_and_embeds_the_card(written: tuple[Path, dict]) -> None:
+def test_report_states_price_split_origins_and_embeds_the_card(written: tuple[Path, RunSummary]) -> None:
     markdown = (written[0] / "report.md").read_text()
     assert "Price assumption: 2 USD per accelerator-hour" in markdown
     assert "Break-even: 2085 requests" in markdown
@@ -126,7 +126,7 @@ def test_report_states_price_split_origins_and_embeds_the_card(written: tuple[Pa
     assert "Compliance rate: 1.000 of 12 outputs" in markdown
 
 
-def test_a_model_output_cannot_break_a_markdown_table(written: tuple[Path, dict]) -> None:
+def test_a_model_output_cannot_break_a_markdown_table(written: tuple[Path, RunSummary]) -> None:
     markdown = (written[0] / "report.md").read_text()
     line = next(line for line in markdown.splitlines() if "Parties: Acme" in line)
     assert len(re.split(r"(?<!\\)\|", line)) == 5 + 2
@@ -156,7 +156,7 @@ def test_an_adapter_given_without_manifest_is_said(tmp_path: Path) -> None:
     assert "The adapter's manifest does not record key, base_model," in markdown
 
 
-def test_a_missing_metric_is_a_dash_with_its_reason(written: tuple[Path, dict]) -> None:
+def test_a_missing_metric_is_a_dash_with_its_reason(written: tuple[Path, RunSummary]) -> None:
     run_dir, summary = written
     assert metric_cell(summary, "lora_short@merged", "ttft_p95_s") == "—"
     markdown = (run_dir / "report.md").read_text()

@@ -12,7 +12,8 @@ import pytest
 
 from harness.errors import HarnessError
 from harness.score.metrics import METRICS
-from harness.sinks.report.run_folder import load_run_folder, read_summary, required
+from harness.record.run_summary import read_run_summary
+from harness.sinks.report.run_folder import load_run_folder
 
 FIELDS = ("parties", "agreement_date", "effective_date", "expiration_date", "renewal_term",
           "notice_period_days", "governing_law")
@@ -161,7 +162,7 @@ EVIDENCE: dict[str, Any] = {  # the sections a view shows but does not compute f
     "data": {"splits": {"test": {"n": N_RECORDS, "origin": "cuad", "hash": "sha256:cc33"},
                         "train": {"n": 160, "origin": "cuad+synthetic", "hash": "sha256:dd44"},
                         "few_shot_pool": {"n": 8, "origin": "cuad", "hash": "sha256:ee55"}},
-             "card_file": "data_card.md", "folder": "/cache/data/contract_extraction/5e6f"},
+             "card_file": "data_card.md", "sources": {"source": "cuad"}, "folder": "/cache/data/contract_extraction/5e6f"},
     "baseline_cache": {"key": "9c1e0f2a4b6d8e10", "reused": True},
     "environment": {"machine": "ci-runner-7", "device": "cpu", "git_commit": "0123abcd",
                     "versions": {"python": "3.12.3", "vllm": "0.32.0", "mlflow": "3.17.2"}},
@@ -173,17 +174,19 @@ def _summary(candidates: dict[str, Any], decision: str) -> dict[str, Any]:
         "schema_version": 1, "task": "contract_extraction", "run_id": "20261122T191032Z-ab12cd",
         "created_at": "2026-11-22T19:10:32+00:00", "split": "test",
         "verdict": _verdict(decision, candidates),
-        "gate": {"primary_metric": "field_f1", "min_effect": 0.05, "alpha": 0.05,
-                 "schema_valid_margin": 0.05, "latency_p95_ratio_margin": 10.0,
-                 "cost_ceiling_usd_per_1k": None},
+        "gate": {"primary_metric": "field_f1", "min_effect": 0.05, "min_effect_on": "ci_low", "alpha": 0.05,
+                 "min_records": 20, "schema_valid_margin": 0.05, "failure_rate_margin": 0.02,
+                 "latency_p95_ratio_margin": 10.0, "cost_ceiling_usd_per_1k": None, "slice_margin": None,
+                 "regression_margin": None},
         "candidates": candidates,
         "metric_defs": {d.name: {"unit": d.unit, "direction": d.direction,
                                  "description": d.description} for d in METRICS},
         "comparisons": _comparisons(),
-        "baseline_selection": {"chosen": "best_prompt", "chosen_on": "dev",
+        "baseline_selection": {"chosen": "best_prompt", "rule": "the primary metric on dev", "tie_break": None,
+                               "chosen_on": "dev", "metric": "field_f1",
                                "dev_scores": {"best_prompt": 0.5123, "few_shot": 0.4987}},
-        "prompt_search": {"winner": "extract_rules", "variants_tried": 3, "dev_scores": {
-            "extract_plain": 0.4012, "extract_schema": 0.4561, "extract_rules": 0.5123}},
+        "prompt_search": {"winner": "extract_rules", "variants_tried": 3, "metric": "field_f1", "dev_scores": {
+            "extract_plain": 0.4012, "extract_schema": 0.4561, "extract_rules": 0.5123}, "key": "0f" * 8},
         "cost": {"price_usd_per_hour": 2.0, "price_note": "assumed on-demand price of one GPU-hour",
                  "training_cost_usd": 0.0417, "break_even_requests": 2085,
                  "break_even_note": "0.0417 USD of training / 2e-05 USD saved per request",
@@ -238,10 +241,26 @@ def test_a_missing_required_section_names_itself(tmp_path: Path) -> None:
     summary = json.loads((run_dir / "summary.json").read_text())
     del summary["verdict"]
     (run_dir / "summary.json").write_text(json.dumps(summary))
-    with pytest.raises(KeyError, match="verdict"):
-        read_summary(run_dir)
-    with pytest.raises(KeyError, match="'verdict.decision'"):
-        required(summary, "verdict", "decision")
+    with pytest.raises(HarnessError, match="missing required key.*'verdict'"):
+        read_run_summary(run_dir)
+
+
+def test_a_missing_nested_key_names_its_path(tmp_path: Path) -> None:
+    run_dir = write_run_folder(tmp_path)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    del summary["candidates"]["few_shot"]["failures"]
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(HarnessError, match="candidates.few_shot: missing required key.*'failures'"):
+        read_run_summary(run_dir)
+
+
+def test_an_unknown_key_is_refused(tmp_path: Path) -> None:
+    run_dir = write_run_folder(tmp_path)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    summary["verdict"]["mood"] = "optimistic"
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(HarnessError, match="verdict: unknown key.*'mood'"):
+        read_run_summary(run_dir)
 
 
 def test_a_missing_prediction_file_is_a_harness_error(tmp_path: Path) -> None:
@@ -257,4 +276,4 @@ def test_another_schema_version_is_refused(tmp_path: Path) -> None:
     summary["schema_version"] = 2
     (run_dir / "summary.json").write_text(json.dumps(summary))
     with pytest.raises(HarnessError, match="schema_version"):
-        read_summary(run_dir)
+        read_run_summary(run_dir)

@@ -4,7 +4,6 @@ tests/test_end_to_end.py runs the same checks over a store written by a real com
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from review_browser import (Review, check_child_run_page, check_experiment_page,
 from test_report_run_folder import CANDIDATES, write_run_folder
 
 from harness.cli.commands import log_to_mlflow
+from harness.record.run_summary import read_run_summary
 from harness.sinks.report import write_report
 from harness.sinks.report.formatting import decision_words
 
@@ -30,7 +30,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict:
     uri = f"sqlite:///{root}/mlruns.db"
     receipt = log_to_mlflow(run_dir, uri, "harness", gate_passed=True)
     return {"root": root, "uri": uri, "run_dir": run_dir, "receipt": receipt,
-            "summary": json.loads((run_dir / "summary.json").read_text())}
+            "summary": read_run_summary(run_dir)}
 
 
 @pytest.fixture(scope="module")
@@ -60,14 +60,14 @@ def _run_ids(store: dict) -> tuple[str, dict[str, str]]:
 
 def test_ui_lists_the_parent_run_with_its_child_runs(store: dict, ui: str, view: Review, tmp_path: Path) -> None:
     experiment_id, _ = _run_ids(store)
-    parent = (store["receipt"]["parent_run_id"], f"{store['summary']['task']}/{store['summary']['run_id']}")
+    parent = (store["receipt"]["parent_run_id"], f"{store['summary'].task}/{store['summary'].run_id}")
     check_experiment_page(view, ui, experiment_id, parent, list(CANDIDATES))
     assert (tmp_path / "experiment-runs.png").stat().st_size > 10_000
 
 
 def test_ui_child_run_shows_metrics_and_the_predictions_table(store: dict, ui: str, view: Review, tmp_path: Path) -> None:
     experiment_id, runs = _run_ids(store)
-    metrics = store["summary"]["candidates"]["lora_short"]["metrics"]
+    metrics = store["summary"].candidates["lora_short"].metrics
     check_child_run_page(view, ui, (experiment_id, runs["lora_short"]), {name: metrics[name] for name in HEADLINE}, "rec-000")
     assert (tmp_path / "predictions-table.png").is_file()
 

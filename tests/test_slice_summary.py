@@ -16,6 +16,7 @@ from harness.serve.prompt_choice import PromptChoice
 from harness.sinks.report.slices import slices_section as report_section
 from harness.task.specs import load_candidate
 from harness.pipeline.summarize import RunFacts, summarize
+from run_sections import run_sections
 
 NOISY = slice_split("noisy_text")
 
@@ -35,15 +36,14 @@ def run_with_a_slice(tmp_path: Path, slice_margin: float | None) -> dict:
                 append_prediction(store.log_path(label, batch), Prediction(record.id, label, batch, text, 50, 20, 0.01, 0.1, "stop", 1))
             store.add_wall_seconds(label, batch, 1.0)
     choice = PromptChoice("extract_plain", 2, "field_f1", {"extract_plain": 1.0}, "k")
-    engine = {"mode": "inprocess", "engine_args": {}, "load_profile": {}, "adapter_cold_load_s": None}
     task = dataclasses.replace(TASK, gate=dataclasses.replace(TASK.gate, slice_margin=slice_margin))
-    facts = RunFacts(task, candidates, splits, choice, (AdapterServing.DYNAMIC,), AdapterServing.DYNAMIC, 2.0, None, 13, {"engine": engine})
+    facts = RunFacts(task, candidates, splits, choice, (AdapterServing.DYNAMIC,), AdapterServing.DYNAMIC, 2.0, None, 13, run_sections())
     return summarize(facts, store, tmp_path / "run", "run-1")
 
 
 def test_each_slice_records_every_candidate_and_the_adapters_paired_difference(tmp_path: Path) -> None:
     summary = run_with_a_slice(tmp_path, slice_margin=None)
-    noisy = summary["slices"]["noisy_text"]
+    noisy = summary.slices["noisy_text"]
     assert noisy["n"] == 10 and noisy["records_file"] == "slices/noisy_text.jsonl" and noisy["steps"][0]["step"] == "ocr_noise"
     assert noisy["candidates"]["best_prompt"]["metrics"]["field_f1"] == 1.0 and noisy["candidates"]["lora_short"]["metrics"]["field_f1"] == 0.0
     low, high = noisy["candidates"]["lora_short"]["intervals"]["field_f1"]
@@ -51,17 +51,17 @@ def test_each_slice_records_every_candidate_and_the_adapters_paired_difference(t
     found = noisy["adapter_vs_baseline"]
     assert (found["candidate"], found["baseline"], found["diff"], found["n"]) == ("lora_short", "best_prompt", -1.0, 10)
     assert found["ci_low"] <= found["diff"] <= found["ci_high"] and found["p_holm"] < 0.01
-    assert summary["slices"]["missing_fields"]["adapter_vs_baseline"] is None and summary["slices"]["missing_fields"]["note"]
-    assert summary["verdict"]["decision"] == "not_proven"  # equal on test: the slice alone decides nothing with the check off
+    assert summary.slices["missing_fields"]["adapter_vs_baseline"] is None and summary.slices["missing_fields"]["note"]
+    assert summary.verdict.decision == "not_proven"  # equal on test: the slice alone decides nothing with the check off
     assert any(reason.startswith("on the noisy_text slice the adapter is significantly worse: field_f1 -1.000")
-               for reason in summary["verdict"]["reasons"])
-    assert "slices" not in summary["verdict"]["checks"]
+               for reason in summary.verdict.reasons)
+    assert "slices" not in summary.verdict.checks
     table = report_section(summary).blocks[0]
     assert table.rows[0][:2] == ("noisy_text", "10") and table.rows[0][-2].startswith("-1.000")
 
 
 def test_the_slice_check_when_set_fails_the_gate(tmp_path: Path) -> None:
     summary = run_with_a_slice(tmp_path, slice_margin=0.05)
-    check = summary["verdict"]["checks"]["slices"]
+    check = summary.verdict.checks["slices"]
     assert not check["passed"] and "failed on noisy_text" in check["reason"]
-    assert summary["verdict"]["decision"] != "adapter_wins"
+    assert summary.verdict.decision != "adapter_wins"

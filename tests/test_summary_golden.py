@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 import os
 import random
+from dataclasses import replace
 from pathlib import Path
 
 from harness.adapter.serving_mode import AdapterServing
 from harness.data.synthetic import synthetic_harvest
 from harness.engine.prediction_log import Prediction, append_prediction
 from harness.pipeline.summarize import RunFacts, summarize
-from harness.record.run_record import write_json
+from harness.record.run_summary import read_run_summary, write_run_summary
 from harness.serve.batch_store import BatchStore
 from harness.serve.prompt_choice import PromptChoice
 from harness.task.specs import load_candidate, load_task
@@ -79,9 +80,8 @@ def fixed_summary(run_dir: Path) -> str:
     choice = PromptChoice("extract_plain", 3, "field_f1", {"extract_plain": 0.52, "extract_schema": 0.47, "extract_rules": 0.5}, "c" * 16)
     facts = RunFacts(task, tuple(load_candidate(ROOT / "candidates", c) for c in CANDIDATES), splits, choice,
                      (AdapterServing.DYNAMIC, AdapterServing.MERGED), AdapterServing.MERGED, 2.0, None, 0, SECTIONS)
-    summary = summarize(facts, store, run_dir, "20260101T000000Z-0000")
-    summary["created_at"] = "2026-01-01T00:00:00+00:00"
-    write_json(run_dir / "summary.json", summary)
+    summary = replace(summarize(facts, store, run_dir, "20260101T000000Z-0000"), created_at="2026-01-01T00:00:00+00:00")
+    write_run_summary(run_dir, summary)
     return (run_dir / "summary.json").read_text(encoding="utf-8")
 
 
@@ -92,3 +92,10 @@ def test_a_fixed_prediction_log_gives_the_golden_summary(tmp_path: Path) -> None
         GOLDEN.write_text(written, encoding="utf-8")
     assert json.loads(written)["verdict"]["adapter_candidate"] == "lora_short@merged"
     assert written == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_the_summary_round_trips_through_its_file(tmp_path: Path) -> None:
+    written = fixed_summary(tmp_path / "first")
+    (tmp_path / "second").mkdir()
+    write_run_summary(tmp_path / "second", read_run_summary(tmp_path / "first"))
+    assert (tmp_path / "second" / "summary.json").read_text(encoding="utf-8") == written

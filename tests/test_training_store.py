@@ -12,13 +12,17 @@ from harness.training.model_prep import default_model_dir
 from harness.hardware.precision import decide_precision
 from harness.errors import HarnessError
 from harness.task.specs import TrainSpec
-from harness.training.adapter_store import ADAPTER_FILES, adapter_key, find_adapter, publish, read_manifest, staging_dir
+from harness.training.adapter_store import ADAPTER_FILES, find_adapter, key_of, key_parts, publish, read_manifest, staging_dir
 from harness.training.examples import TrainingExample
 from harness.training.precision import choose_precision
 from harness.training.train import TrainJob, check_settings, train_adapter
 
 MODEL_DIR = default_model_dir(Path(__file__).resolve().parents[1] / ".cache")
 PARTS = ("base" * 16, "data" * 16, "Extract the contract fields as JSON.", TrainSpec())
+
+
+def adapter_key(*parts) -> str:
+    return key_of(key_parts(*parts))
 
 
 def test_same_inputs_give_the_same_key_and_any_change_gives_a_new_one():

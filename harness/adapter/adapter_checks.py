@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from harness.errors import HarnessError
-from harness.training.model_prep import model_fingerprint
+from harness.training.model_prep import load_tokenizer, model_fingerprint
 from harness.hardware.precision import torch_dtype
 
 VLLM_LORA_MODULES = frozenset({"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "qkv_proj", "gate_up_proj"})
@@ -82,9 +82,9 @@ def peft_greedy(model_dir: Path, adapter_dir: Path, prompts: Mapping[str, Sequen
     """Greedy completions under PEFT/transformers, in the run's `dtype`, for prompt token ids (the parity reference)."""
     import torch
     from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer = load_tokenizer(model_dir)
     base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch_dtype(dtype))
     model = PeftModel.from_pretrained(base, str(adapter_dir)).eval()
     outputs = {}

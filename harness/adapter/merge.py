@@ -14,6 +14,7 @@ from pathlib import Path
 
 from harness.cache_files import building, key_lock
 from harness.hardware.precision import torch_dtype
+from harness.training.model_prep import load_tokenizer
 
 
 def adapter_digest(adapter_dir: Path) -> str:
@@ -37,11 +38,11 @@ def merged_model(model_dir: Path, adapter_dir: Path, cache_dir: Path, dtype: str
 
 def _merge_into(model_dir: Path, adapter_dir: Path, dtype: str, target: Path) -> None:
     from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     print(f"[merge] folding the adapter into a copy of the base model -> {target}", flush=True)
     base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch_dtype(dtype))
     merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
     with building(target) as staging:
         merged.save_pretrained(staging)
-        AutoTokenizer.from_pretrained(model_dir).save_pretrained(staging)
+        load_tokenizer(model_dir).save_pretrained(staging)

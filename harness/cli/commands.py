@@ -11,9 +11,10 @@ import argparse
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from harness.errors import HarnessError
+from harness.record.run_summary import RunSummary
 
 SHOWN_METRICS = ("n", "schema_valid_rate", "field_f1", "record_exact_rate", "latency_p50_s", "latency_p95_s",
                  "tokens_in_mean", "tokens_out_mean", "cost_usd_per_1k_requests")
@@ -40,7 +41,7 @@ def add_curve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", default="25,50,100,200", help="comma-separated training-set sizes (nested subsets)")
 
 
-def finish_run(outcome: Any) -> Mapping[str, Any]:
+def finish_run(outcome: Any) -> RunSummary:
     """The report, then the run marked complete and the results printed; MLflow comes after
     (`log_to_mlflow`), so a failing store never costs the run folder."""
     from harness.pipeline.compare import complete_run
@@ -50,9 +51,8 @@ def finish_run(outcome: Any) -> Mapping[str, Any]:
     with failure_marked(outcome.run_dir):
         write_report(outcome.run_dir)
     complete_run(outcome.run_dir)
-    summary = dict(outcome.summary)
-    print_results(summary, outcome.run_dir)
-    return summary
+    print_results(outcome.summary, outcome.run_dir)
+    return outcome.summary
 
 
 def log_to_mlflow(run_dir: Path, tracking_uri: str, experiment: str, gate_passed: bool | None = None) -> dict[str, Any]:
@@ -82,22 +82,22 @@ def log_to_mlflow(run_dir: Path, tracking_uri: str, experiment: str, gate_passed
     return receipt
 
 
-def print_results(summary: Mapping[str, Any], run_dir: Path) -> None:
+def print_results(summary: RunSummary, run_dir: Path) -> None:
     import pandas as pd
 
-    rows = {cid: {m: entry["metrics"].get(m) for m in SHOWN_METRICS} | {"serving": entry["serving"]}
-            for cid, entry in summary["candidates"].items()}
+    rows = {cid: {m: entry.metrics.get(m) for m in SHOWN_METRICS} | {"serving": entry.serving}
+            for cid, entry in summary.candidates.items()}
     table = pd.DataFrame.from_dict(rows, orient="index")
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:.3f}".format):
         print("\n" + table.to_string())
-    failed = {cid: entry["failures"]["request_failed"] for cid, entry in summary["candidates"].items() if entry["failures"]["request_failed"]}
+    failed = {cid: entry.failures["request_failed"] for cid, entry in summary.candidates.items() if entry.failures["request_failed"]}
     print(f"\nrequests failed (after retries): {sum(failed.values())}" + (f" {failed}" if failed else ""))
-    verdict = summary["verdict"]
-    adapter = verdict["adapter_candidate"] or "none (a prompt-only study)"
-    print(f"baseline (strongest prompt-only on dev): {verdict['baseline_candidate']}; adapter: {adapter}")
-    for reason in verdict["reasons"]:
+    verdict = summary.verdict
+    adapter = verdict.adapter_candidate or "none (a prompt-only study)"
+    print(f"baseline (strongest prompt-only on dev): {verdict.baseline_candidate}; adapter: {adapter}")
+    for reason in verdict.reasons:
         print(f"  - {reason}")
-    print(f"\nVERDICT: {verdict['decision']}")
+    print(f"\nVERDICT: {verdict.decision}")
     print(f"report: {run_dir / 'report.html'}  (and report.md)")
 
 
@@ -129,9 +129,9 @@ def gate(args: argparse.Namespace) -> int:
         args.junit.write_text(junit_xml(summary))
     if args.markdown:
         args.markdown.write_text(pr_comment_markdown(summary))
-    cache = summary.get("baseline_cache", {})
+    cache = summary.baseline_cache or {}
     print(f"[gate] baseline cache key {cache.get('key')}: {'reused' if cache.get('reused') else 'measured fresh'}")
-    passed = summary["verdict"]["decision"] == PASSING_DECISION
+    passed = summary.verdict.decision == PASSING_DECISION
     if config.tracking_uri:
         log_to_mlflow(outcome.run_dir, config.tracking_uri, config.experiment, gate_passed=passed)
     return 0 if passed else 1

@@ -8,15 +8,13 @@ module knows the command, not how data is built.
 from __future__ import annotations
 
 from harness.pipeline.data_stage import TaskData, provide_data
-from harness.training.model_prep import base_model_dir
+from harness.training.model_prep import base_model_dir, load_tokenizer
 from harness.pipeline.run_config import DataConfig
 
 
 def build_data(config: DataConfig) -> TaskData:
     """Build (or reuse) the task's data for these options, counting tokens with the base model's tokenizer."""
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(str(base_model_dir(config.model_dir, config.paths.cache)))
+    tokenizer = load_tokenizer(base_model_dir(config.model_dir, config.paths.cache))
     return provide_data(config.task, config.paths.cache, config.data, tokenizer)
 
 

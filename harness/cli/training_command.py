@@ -12,7 +12,7 @@ from pathlib import Path
 
 from harness.adapter.adapter_source import train_job
 from harness.pipeline.data_stage import provide_data
-from harness.training.model_prep import base_model_dir
+from harness.training.model_prep import base_model_dir, load_tokenizer
 from harness.pipeline.preflight import check_task
 from harness.pipeline.run_config import TrainingConfig
 from harness.training.train import train_adapter
@@ -22,8 +22,6 @@ EXPERIMENT = "harness-training"
 
 def run_training(config: TrainingConfig) -> Path:
     """Train or reuse the adapter; print its folder and headline figures; log it when a tracking URI is set."""
-    from transformers import AutoTokenizer
-
     task, paths = config.task, config.paths
     check_task(task, paths, config.data, config.model_dir)
     if config.tracking_uri:  # before minutes of training, not after
@@ -31,7 +29,7 @@ def run_training(config: TrainingConfig) -> Path:
 
         require_reachable(config.tracking_uri, "start the server, or pass --no-mlflow")
     model_dir = base_model_dir(config.model_dir, paths.cache)
-    data = provide_data(task, paths.cache, config.data, AutoTokenizer.from_pretrained(str(model_dir)))
+    data = provide_data(task, paths.cache, config.data, load_tokenizer(model_dir))
     job = train_job(task, model_dir, paths.cache / "adapters" / task.id, data.training_records(), data.splits["dev"], task.train,
                     config.precision, config.retrain)
     folder = train_adapter(job)

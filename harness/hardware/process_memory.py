@@ -3,7 +3,7 @@
 vLLM's engine core and workers are child processes of whoever started them, so a process's own
 RSS undercounts what serving or a whole command holds; `tree_rss_bytes` sums the tree. Pages
 shared between processes of the tree are counted in each (an upper bound). Standard library only:
-`harness.bench.wall` uses it before `.venv` exists. It knows nothing of engines or commands.
+the benchmark's `tests/benchmark/wall.py` uses it before `.venv` exists. It knows nothing of engines or commands.
 """
 
 from __future__ import annotations

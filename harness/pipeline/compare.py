@@ -23,7 +23,7 @@ from harness.serve.batch_store import BatchStore
 from harness.data.slices import SERVED_SPLIT, derive_slices, served_together, slice_name
 from harness.pipeline.data_stage import TaskData, provide_data
 from harness.adapter.merge import merged_model
-from harness.training.model_prep import base_model_dir, model_fingerprint
+from harness.training.model_prep import base_model_dir, load_tokenizer, model_fingerprint
 from harness.engine.lifetime import guard
 from harness.engine.types import EngineSettings
 from harness.hardware.precision import PrecisionDecision, decide_precision
@@ -34,7 +34,8 @@ from harness.serve.requests import RequestBuilder
 from harness.pipeline.run_config import RunConfig
 from harness.pipeline.preflight import check_run
 from harness.redaction import redact_uri
-from harness.record.run_record import environment, failure_marked, mark, open_run, point_latest, write_json
+from harness.record.run_record import environment, failure_marked, mark, open_run, point_latest
+from harness.record.run_summary import RunSummary, write_run_summary
 from harness.task.probes import BASE_LABEL as BASE_PROBES
 from harness.task.probes import SPLIT as PROBE_SPLIT
 from harness.task.probes import probe_set_fingerprint
@@ -48,7 +49,7 @@ from harness.pipeline.summarize import RunFacts, summarize
 @dataclass(frozen=True)
 class ComparisonOutcome:
     run_dir: Path
-    summary: Mapping[str, Any]
+    summary: RunSummary
 
 
 def provide_model(config: RunConfig) -> tuple[Path, str]:
@@ -106,9 +107,7 @@ def open_inputs(config: RunConfig) -> RunInputs:
     check_run(config)
     guard(config.paths.cache / "engines")
     model_dir, model_hash = provide_model(config)
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    tokenizer = load_tokenizer(model_dir)
     return RunInputs(model_dir, model_hash, tokenizer, provide_data(config.task, config.paths.cache, config.data, tokenizer))
 
 
@@ -117,7 +116,7 @@ def run_comparison(config: RunConfig) -> ComparisonOutcome:
     run_dir = open_run(config.paths.reports, config.task.id, recorded_config(config, inputs.model_hash, inputs.data), config.resume_run_id)
     with failure_marked(run_dir):
         summary = compare_in(run_dir, config, inputs)
-        write_json(run_dir / "summary.json", summary)
+        write_run_summary(run_dir, summary)
     return ComparisonOutcome(run_dir, summary)
 
 
@@ -128,7 +127,7 @@ def complete_run(run_dir: Path) -> None:
     point_latest(run_dir)
 
 
-def compare_in(run_dir: Path, config: RunConfig, inputs: RunInputs) -> dict[str, Any]:
+def compare_in(run_dir: Path, config: RunConfig, inputs: RunInputs) -> RunSummary:
     """Adapter, serving, checks and scoring of one run folder; returns its summary."""
     inputs.data.write_card(run_dir)
     adapter = adapter_for(config, inputs.model_dir, inputs.data)
@@ -136,7 +135,7 @@ def compare_in(run_dir: Path, config: RunConfig, inputs: RunInputs) -> dict[str,
         return serve_and_summarize(run_dir, config, inputs, adapter)
 
 
-def serve_and_summarize(run_dir: Path, config: RunConfig, inputs: RunInputs, adapter: AdapterInfo | None) -> dict[str, Any]:
+def serve_and_summarize(run_dir: Path, config: RunConfig, inputs: RunInputs, adapter: AdapterInfo | None) -> RunSummary:
     """Serve every candidate (the adapter's files held unchanged meanwhile), check the adapter, and summarize."""
     model_dir, model_hash, data = inputs.model_dir, inputs.model_hash, inputs.data
     static = check_static(adapter.path, model_dir, model_hash, config.engine.max_lora_rank) if adapter else None

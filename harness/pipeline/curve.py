@@ -23,9 +23,10 @@ from harness.pipeline.compare import complete_run, run_comparison
 from harness.errors import HarnessError
 from harness.statistics.permutation import permutation_micro_f1
 from harness.sinks.report.plots import plot_learning_curve
-from harness.sinks.report.run_folder import read_predictions, required
+from harness.sinks.report.run_folder import read_predictions
 from harness.pipeline.run_config import CurveConfig
 from harness.record.run_record import write_json
+from harness.record.run_summary import RunSummary
 from harness.task.specs import GateSpec
 from harness.statistics.stats import Interval, holm, micro_f1_bootstrap, paired_bootstrap_micro_f1
 from harness.decide.verdict import judged_effect, meets_min_effect
@@ -34,25 +35,33 @@ BASELINES = ("few_shot", "best_prompt")
 CONFIDENCE = 0.95  # of every interval the curve records
 
 
-def record_counts(run_dir: Path, summary: Mapping[str, Any], label: str) -> tuple[list[str], list[tuple[int, int, int]]]:
+def record_counts(run_dir: Path, predictions_file: str) -> tuple[list[str], list[tuple[int, int, int]]]:
     """Per-record (tp, fp, fn) summed over fields, from a run's scored predictions (read as the report reads them)."""
-    rows = read_predictions(run_dir, required(summary, "candidates", label, "predictions_file"))
+    rows = read_predictions(run_dir, predictions_file)
     counts = [tuple(sum(f[k] for f in row["score"]["fields"].values()) for k in ("tp", "fp", "fn")) for row in rows]
     return [row["record_id"] for row in rows], counts
 
 
-def curve_point(run_dir: Path, summary: Mapping[str, Any], size: int, adapter_label: str, seed: int) -> dict[str, Any]:
-    ids, adapter = record_counts(run_dir, summary, adapter_label)
+def curve_point(run_dir: Path, files: Mapping[str, str], size: int, adapter_label: str, seed: int) -> dict[str, Any]:
+    """The adapter's micro field F1 at one training size, and its paired difference from each baseline
+    (`files`: each label's prediction file in the run folder)."""
+    ids, adapter = record_counts(run_dir, files[adapter_label])
     value, interval = micro_f1_bootstrap(adapter, n_resamples=2000, seed=seed)
     point: dict[str, Any] = {"size": size, "run_dir": str(run_dir), "field_f1": value, "ci_low": interval.low, "ci_high": interval.high,
                              "against": {}}
     for baseline in BASELINES:
-        base_ids, base = record_counts(run_dir, summary, baseline)
+        base_ids, base = record_counts(run_dir, files[baseline])
         result = paired_bootstrap_micro_f1(adapter, base, ids=(ids, base_ids), seed=seed)
         test = permutation_micro_f1(adapter, base, seed=seed)
         point["against"][baseline] = {"diff": result.mean_diff, "ci_low": result.ci.low, "ci_high": result.ci.high, "p_value": test.p_value,
                                       "method": f"paired_permutation ({test.method})"}
     return point
+
+
+def point_of(run_dir: Path, summary: RunSummary, size: int, seed: int) -> dict[str, Any]:
+    """The curve point of one finished comparison, read from its run summary."""
+    files = {label: entry.predictions_file for label, entry in summary.candidates.items()}
+    return curve_point(run_dir, files, size, summary.verdict.adapter_candidate, seed)
 
 
 def smallest_winning_size(points: list[dict[str, Any]], gate: GateSpec) -> int | None:
@@ -84,7 +93,7 @@ def run_curve(curve: CurveConfig) -> dict[str, Any]:
         print(f"[curve] training size {size}", flush=True)
         outcome = run_comparison(config)
         complete_run(outcome.run_dir)  # a curve point has no report of its own
-        points.append(curve_point(outcome.run_dir, outcome.summary, size, outcome.summary["verdict"]["adapter_candidate"], base.seed))
+        points.append(point_of(outcome.run_dir, outcome.summary, size, base.seed))
     gate = base.task.gate
     result = {"task": base.task.id, "metric": "field_f1", "points": points, "smallest_size_beating_few_shot": smallest_winning_size(points, gate),
               "min_effect": gate.min_effect, "min_effect_on": gate.min_effect_on, "alpha": gate.alpha}

@@ -12,7 +12,7 @@ touches an engine, MLflow or the report.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -28,6 +28,7 @@ from harness.decide.evaluate import compare_pair, compare_slices
 from harness.score.metrics import METRICS, metric_def
 from harness.task.records import Record
 from harness.record.run_record import SCHEMA_VERSION, write_jsonl
+from harness.record.run_summary import BaselineSelection, CandidateEntry, Cost, DataSection, PromptSearch, RunSummary, Verdict
 from harness.task.prompts import resolve_template
 from harness.serve.prompt_choice import PromptChoice
 from harness.decide.slice_summary import slices_section
@@ -102,25 +103,19 @@ def dev_standings(facts: RunFacts, store: BatchStore) -> list[DevStanding]:
     return standings
 
 
-def candidate_entry(result: CandidateResult, candidate: CandidateSpec, serving: str, template: str) -> dict[str, Any]:
+def candidate_entry(result: CandidateResult, candidate: CandidateSpec, serving: str, template: str) -> CandidateEntry:
     metrics = result.metrics.to_dict()
     statuses = [s.status for s in result.scores]
     failed = sum(p.error is not None for p in result.predictions)
-    return {
-        "description": candidate.description,
-        "spec": to_dict(candidate),
-        "prompt_template": template,
-        "uses_adapter": candidate.adapter,
-        "serving": serving,
-        "metrics": metrics["values"],
-        "intervals": {k: [v["ci_low"], v["ci_high"]] for k, v in metrics["intervals"].items()},
-        "missing_metrics": metrics["missing"],
-        "memory_measure": result.usage.memory_measure,
-        "per_field_f1": {k.split(".", 1)[1]: v for k, v in metrics["values"].items() if k.startswith("field_f1.")},
-        "failures": {"empty": statuses.count("empty") - failed, "not_json": statuses.count("not_json"),
-                     "schema_invalid": statuses.count("schema_invalid"), "request_failed": failed},
-        "predictions_file": f"predictions/{result.candidate}.jsonl",
-    }
+    return CandidateEntry(
+        description=candidate.description, spec=to_dict(candidate), prompt_template=template, uses_adapter=candidate.adapter,
+        serving=serving, metrics=metrics["values"],
+        intervals={k: [v["ci_low"], v["ci_high"]] for k, v in metrics["intervals"].items()},
+        missing_metrics=metrics["missing"], memory_measure=result.usage.memory_measure,
+        per_field_f1={k.split(".", 1)[1]: v for k, v in metrics["values"].items() if k.startswith("field_f1.")},
+        failures={"empty": statuses.count("empty") - failed, "not_json": statuses.count("not_json"),
+                  "schema_invalid": statuses.count("schema_invalid"), "request_failed": failed},
+        predictions_file=f"predictions/{result.candidate}.jsonl")
 
 
 def write_scored(run_dir: Path, result: CandidateResult, records: Sequence[Record]) -> None:
@@ -133,17 +128,17 @@ def write_scored(run_dir: Path, result: CandidateResult, records: Sequence[Recor
     write_jsonl(run_dir / "predictions" / f"{result.candidate}.jsonl", rows)
 
 
-def cost_section(facts: RunFacts, adapter: CandidateResult, baseline: CandidateResult) -> dict[str, Any]:
+def cost_section(facts: RunFacts, adapter: CandidateResult, baseline: CandidateResult) -> Cost:
     manifest = facts.sections.get("adapter", {}).get("manifest") or {}
     seconds = manifest.get("train_seconds")
-    training = training_cost_usd(seconds, facts.price_usd_per_hour) if seconds is not None else None
+    if seconds is None:
+        return Cost(price_usd_per_hour=facts.price_usd_per_hour, price_note=PRICE_NOTE, training_cost_usd=None,
+                    break_even_requests=None, break_even_note="no training time recorded (adapter given, no manifest)")
+    training = training_cost_usd(seconds, facts.price_usd_per_hour)
     per_request = {r.candidate: r.metrics.value("cost_usd_per_1k_requests") / 1000 for r in (adapter, baseline)}
-    section = {"price_usd_per_hour": facts.price_usd_per_hour, "price_note": PRICE_NOTE, "training_cost_usd": training,
-               "break_even_requests": None, "break_even_note": "no training time recorded (adapter given, no manifest)"}
-    if training is not None:
-        even = break_even_requests(training, per_request[adapter.candidate], per_request[baseline.candidate])
-        section.update(break_even_requests=even.requests, break_even_note=even.reason)
-    return section
+    even = break_even_requests(training, per_request[adapter.candidate], per_request[baseline.candidate])
+    return Cost(price_usd_per_hour=facts.price_usd_per_hour, price_note=PRICE_NOTE, training_cost_usd=training,
+                break_even_requests=even.requests, break_even_note=even.reason)
 
 
 def api_costs(price: TokenPrice, results: Mapping[str, CandidateResult]) -> dict[str, Any]:
@@ -193,24 +188,24 @@ def probe_outcome(facts: RunFacts, store: BatchStore) -> tuple[dict[str, Any] | 
 
 
 def judge(facts: RunFacts, results: Mapping[str, CandidateResult], baseline: str, slices: tuple[SliceFinding, ...],
-          regression: RegressionFinding | None) -> tuple[dict[str, Any], list[Any], dict[str, Any]]:
+          regression: RegressionFinding | None) -> tuple[Verdict, list[Any], Cost]:
     """The verdict, the paired comparisons and the cost section; a prompt-only study has no verdict to give."""
     adapter_label = verdict_label(facts)
     if adapter_label is None:
-        verdict = {"decision": NO_VERDICT, "reasons": [NO_ADAPTER_REASON], "checks": {}, "adapter_candidate": None,
-                   "baseline_candidate": baseline, "adapter_serving": None}
-        cost = {"price_usd_per_hour": facts.price_usd_per_hour, "price_note": PRICE_NOTE, "training_cost_usd": None,
-                "break_even_requests": None, "break_even_note": "no adapter: nothing to break even"}
+        verdict = Verdict(decision=NO_VERDICT, reasons=(NO_ADAPTER_REASON,), checks={}, adapter_candidate=None,
+                          baseline_candidate=baseline, adapter_serving=None)
+        cost = Cost(price_usd_per_hour=facts.price_usd_per_hour, price_note=PRICE_NOTE, training_cost_usd=None,
+                    break_even_requests=None, break_even_note="no adapter: nothing to break even")
         return verdict, [], cost
     notes = adapter_training_notes(facts.sections.get("adapter") or {})
     comparison = compare_pair(results[adapter_label], results[baseline], facts.task.gate, facts.seed, notes, slices, regression)
-    verdict = comparison.verdict.to_dict() | {"adapter_candidate": adapter_label, "baseline_candidate": baseline,
-                                              "adapter_serving": facts.verdict_serving, "training_notes": list(notes)}
+    verdict = Verdict(**comparison.verdict.to_dict(), adapter_candidate=adapter_label, baseline_candidate=baseline,
+                      adapter_serving=str(facts.verdict_serving), training_notes=notes)
     return verdict, list(comparison.rows), cost_section(facts, results[adapter_label], results[baseline])
 
 
-def summarize(facts: RunFacts, store: BatchStore, run_dir: Path, run_id: str) -> dict[str, Any]:
-    """Score everything, decide, write scored predictions, and return the summary dict."""
+def summarize(facts: RunFacts, store: BatchStore, run_dir: Path, run_id: str) -> RunSummary:
+    """Score everything, decide, write scored predictions, and return the run summary."""
     gate, choice = facts.task.gate, facts.choice
     results, entries = {}, {}
     for label, (candidate, serving) in labels(facts).items():
@@ -228,22 +223,23 @@ def summarize(facts: RunFacts, store: BatchStore, run_dir: Path, run_id: str) ->
     regression, regressed = probe_outcome(facts, store)
     verdict, comparisons, cost = judge(facts, results, baseline, findings, regressed)
     guided = [label for label, (c, _) in labels(facts).items() if c.decoding.guided_json]
-    summary = {
-        "schema_version": SCHEMA_VERSION, "task": facts.task.id, "run_id": run_id, "split": "test",
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "verdict": verdict, "gate": to_dict(gate), "candidates": entries,
-        "metric_defs": {d.name: {"unit": d.unit, "direction": d.direction, "description": d.description} for d in METRICS},
-        "comparisons": comparisons,
-        "baseline_selection": selection.section() | {"chosen_on": "dev", "metric": gate.primary_metric,
-                                                     "dev_scores": {s.candidate: s.primary for s in standings}},
-        "prompt_search": {"winner": choice.winner, "variants_tried": choice.variants_tried, "metric": choice.metric,
-                          "dev_scores": dict(choice.dev_scores), "key": choice.key},
-        "cost": cost | ({"api_comparison": api_costs(facts.token_price, results)} if facts.token_price else {}),
-        "slices": slices_section(facts.task, facts.splits, on_slices, findings, adapter, baseline, facts.seed),
-        **({"regression": regression} if regression else {}),
-        **dict(facts.sections),
-    }
-    summary["engine"] = dict(summary.get("engine", {})) | {"adapter_serving": adapter_serving(facts, results)}
-    if guided:
-        summary["guided_audit"] = guided_audit(results[guided[0]], facts.task.schema)
-    return summary
+    sections = dict(facts.sections)
+    return RunSummary(
+        schema_version=SCHEMA_VERSION, task=facts.task.id, run_id=run_id, split="test",
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        verdict=verdict, gate=gate, candidates=entries,
+        metric_defs={d.name: {"unit": d.unit, "direction": d.direction, "description": d.description} for d in METRICS},
+        comparisons=tuple(comparisons),
+        baseline_selection=BaselineSelection(**selection.section(), chosen_on="dev", metric=gate.primary_metric,
+                                             dev_scores={s.candidate: s.primary for s in standings}),
+        prompt_search=PromptSearch(winner=choice.winner, variants_tried=choice.variants_tried, metric=choice.metric,
+                                   dev_scores=dict(choice.dev_scores), key=choice.key),
+        cost=replace(cost, api_comparison=api_costs(facts.token_price, results)) if facts.token_price else cost,
+        slices=slices_section(facts.task, facts.splits, on_slices, findings, adapter, baseline, facts.seed),
+        regression=regression,
+        engine=dict(sections.pop("engine", {})) | {"adapter_serving": adapter_serving(facts, results)},
+        data=DataSection(**sections.pop("data")),
+        environment=sections.pop("environment"),
+        guided_audit=guided_audit(results[guided[0]], facts.task.schema) if guided else None,
+        **sections,
+    )

@@ -6,14 +6,14 @@ Each split the run record lists (`data.splits`) becomes an `mlflow.data` MetaDat
 source is the split's file in the data folder the run read (`data.folder`). The parent run gets
 every split; a candidate's child run gets the split it was scored on plus the splits it learned
 from (train for an adapter, the few-shot pool for a few-shot prompt), each with its split name as
-the MLflow context. This module copies what the run record says; it reads no data file.
+the MLflow context. This module copies what the run record (a `RunSummary`) says; it reads no
+data file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from mlflow.data.meta_dataset import MetaDataset
 from mlflow.data.sources import LocalArtifactDatasetSource
@@ -21,36 +21,34 @@ from mlflow.entities import DatasetInput, InputTag
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
-from harness.sinks.report.run_folder import required
+from harness.record.run_summary import RunSummary
 
 DIGEST_LIMIT = 36  # MLflow's column for a dataset digest
 HASH_TAG = "harness.hash"
 
 
-def split_input(summary: Mapping[str, Any], split: str) -> DatasetInput:
+def split_input(summary: RunSummary, split: str) -> DatasetInput:
     """One split as a dataset input, its context the split's name."""
-    recorded = required(summary, "data", "splits", split)
-    digest = str(required(recorded, "hash")).removeprefix("sha256:")
-    source = LocalArtifactDatasetSource(str(Path(required(summary, "data", "folder"))
-                                            / f"{split}.jsonl"))
-    dataset = MetaDataset(source, name=f"{required(summary, 'task')}.{split}",
-                          digest=digest[:DIGEST_LIMIT])
+    recorded = summary.data.splits[split]
+    digest = str(recorded["hash"]).removeprefix("sha256:")
+    source = LocalArtifactDatasetSource(str(Path(summary.data.folder) / f"{split}.jsonl"))
+    dataset = MetaDataset(source, name=f"{summary.task}.{split}", digest=digest[:DIGEST_LIMIT])
     tags = [InputTag(MLFLOW_DATASET_CONTEXT, split), InputTag(HASH_TAG, str(recorded["hash"])),
             InputTag("harness.records", str(recorded["n"]))]
     return DatasetInput(dataset._to_mlflow_entity(), tags)
 
 
-def candidate_splits(summary: Mapping[str, Any], cid: str) -> tuple[str, ...]:
+def candidate_splits(summary: RunSummary, cid: str) -> tuple[str, ...]:
     """The scored split, then train (adapter candidates) and the few-shot pool (shots > 0), as far
     as the run record lists them."""
-    candidate = required(summary, "candidates", cid)
-    wanted = [required(summary, "split")]
-    wanted += ["train"] if candidate["uses_adapter"] else []
-    wanted += ["few_shot_pool"] if candidate["spec"].get("shots", 0) > 0 else []
-    return tuple(name for name in wanted if name in required(summary, "data", "splits"))
+    candidate = summary.candidates[cid]
+    wanted = [summary.split]
+    wanted += ["train"] if candidate.uses_adapter else []
+    wanted += ["few_shot_pool"] if candidate.spec.get("shots", 0) > 0 else []
+    return tuple(name for name in wanted if name in summary.data.splits)
 
 
-def log_splits(client: MlflowClient, run_id: str, summary: Mapping[str, Any],
+def log_splits(client: MlflowClient, run_id: str, summary: RunSummary,
                splits: Iterable[str]) -> None:
     """Logs `splits` of the run record as dataset inputs of run `run_id`."""
     client.log_inputs(run_id, datasets=[split_input(summary, split) for split in splits])

@@ -20,7 +20,7 @@ from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 from mlflow.tracking import MlflowClient
 
 from harness.errors import HarnessError
-from harness.sinks.report.run_folder import required
+from harness.record.run_summary import RunSummary
 from harness.training.adapter_store import ADAPTER_FILES
 
 ARTIFACT_PATH = "adapter"
@@ -46,15 +46,17 @@ def log_adapter(client: MlflowClient, run_id: str, adapter: Mapping[str, Any]) -
             client.log_artifact(run_id, str(folder / name), ARTIFACT_PATH)
 
 
-def version_tags(summary: Mapping[str, Any], label: str) -> dict[str, str]:
+def version_tags(summary: RunSummary, label: str) -> dict[str, str]:
     """What a reviewer filters versions by: the adapter's identity and the verdict it got."""
-    adapter = required(summary, "adapter")
+    adapter = summary.adapter
+    if adapter is None:
+        raise KeyError("summary.json has no 'adapter' section: no adapter to register")
     manifest = adapter.get("manifest") or {}
     return {"adapter.key": str(adapter.get("key") or NOT_RECORDED),
             "base_model_hash": str(manifest.get("base_model_hash") or NOT_RECORDED),
             "dataset_hash": str(manifest.get("dataset_hash") or NOT_RECORDED),
-            "verdict": str(required(summary, "verdict", "decision")),
-            "harness.run_id": str(required(summary, "run_id")), "harness.candidate": label}
+            "verdict": str(summary.verdict.decision),
+            "harness.run_id": str(summary.run_id), "harness.candidate": label}
 
 
 def _ensure_model(client: MlflowClient, name: str) -> None:
@@ -66,10 +68,10 @@ def _ensure_model(client: MlflowClient, name: str) -> None:
             raise
 
 
-def register_adapter(client: MlflowClient, run_id: str, summary: Mapping[str, Any],
+def register_adapter(client: MlflowClient, run_id: str, summary: RunSummary,
                      label: str) -> dict[str, str]:
     """A new version of `<task>-adapter` from run `run_id`'s adapter artifacts; its receipt."""
-    name = model_name(required(summary, "task"))
+    name = model_name(summary.task)
     _ensure_model(client, name)
     source = f"{client.get_run(run_id).info.artifact_uri}/{ARTIFACT_PATH}"
     version = client.create_model_version(name, source, run_id=run_id,

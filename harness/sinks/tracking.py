@@ -1,20 +1,21 @@
 """MLflow as a sink: copies a finished run record (and a training run) into an MLflow store.
 
-`log_run` reads a run folder (summary.json is the source of truth; report and plots must already
-be written) and logs one parent run per comparison with one nested child run per candidate, the
-data splits as dataset inputs of each (harness.sinks.mlflow_datasets), and the adapter under test as
-artifacts of its child run, registered as a model version (harness.sinks.model_registry); it returns the
-receipt the caller records in the run folder as mlflow.json. `log_training` logs one adapter training
-run. A logging of the same run that was cut off earlier (a kill mid-way leaves its parent RUNNING,
-a store error leaves it FAILED) is deleted with its children before the new one, so each run has
-one parent in the store (`retire_unfinished`). Values are copied, never computed: metric names are the run record's (a candidate's metrics
-under their own names, `<metric>.ci_low`/`.ci_high`, `failures.<kind>`); the only derived value is
-the verdict as a number (`verdict_code`: adapter_loses -1, not_proven 0, adapter_wins 1); the
-verdict's power is logged on the parent as `verdict.power.mde`, `verdict.power.records_needed` and
+`log_run` reads a run folder (its summary.json, read into a `RunSummary`, is the source of truth;
+report and plots must already be written) and logs one parent run per comparison with one nested
+child run per candidate, the data splits as dataset inputs of each (harness.sinks.mlflow_datasets),
+and the adapter under test as artifacts of its child run, registered as a model version
+(harness.sinks.model_registry); it returns the receipt the caller records in the run folder as
+mlflow.json. `log_training` logs one adapter training run. A logging of the same run that was cut
+off earlier (a kill mid-way leaves its parent RUNNING, a store error leaves it FAILED) is deleted
+with its children before the new one, so each run has one parent in the store (`retire_unfinished`).
+Values are copied, never computed: metric names are the run record's (a candidate's metrics under
+their own names, `<metric>.ci_low`/`.ci_high`, `failures.<kind>`); the only derived value is the
+verdict as a number (`verdict_code`: adapter_loses -1, not_proven 0, adapter_wins 1); the verdict's
+power is logged on the parent as `verdict.power.mde`, `verdict.power.records_needed` and
 `verdict.min_records` (metrics) with its method and note (params); booleans logged as metrics (a
-check's `passed`) become 1 and 0. A value recorded as null has no MLflow metric
-(MLflow has no "missing"); summary.json, logged whole, says why. This module never writes into the
-run folder and knows nothing about how runs are made.
+check's `passed`) become 1 and 0. A value recorded as null has no MLflow metric (MLflow has no
+"missing"); summary.json, logged whole, says why. This module never writes into the run folder and
+knows nothing about how runs are made.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ from harness.sinks.mlflow_datasets import candidate_splits, log_splits
 from harness.sinks.mlflow_store import (BATCH_LIMITS, artifact_location, experiment_id, flatten,
                                   log_values, mlflow_key, mlflow_run)
 from harness.sinks.model_registry import log_adapter, register_adapter
+from harness.record.run_summary import CandidateEntry, RunSummary, encode, read_run_summary
 from harness.redaction import redact_uri
-from harness.sinks.report.run_folder import optional, read_predictions, read_summary, required
+from harness.sinks.report.run_folder import read_predictions
 
 DECISION_CODES = {"adapter_loses": -1, "not_proven": 0, "adapter_wins": 1, "no_verdict": None}
 RUN_ARTIFACTS = ("summary.json", "report.md", "report.html", "plots", "data_card.md",
@@ -46,26 +48,26 @@ MANIFEST_IDENTITY = ("key", "base_model", "base_model_hash", "dataset_hash")
 TABLE_FILE = "predictions_table.json"
 
 
-def parent_params(summary: Mapping[str, Any]) -> dict[str, Any]:
+def parent_params(summary: RunSummary) -> dict[str, Any]:
     """What the comparison was: task, model, engine, gate, data hashes, adapter key, choices."""
-    engine, adapter, verdict = required(summary, "engine"), optional(summary, "adapter"), required(summary, "verdict")
+    engine, adapter, verdict = summary.engine, summary.adapter, summary.verdict
     return {
-        **{key: summary[key] for key in ("task", "run_id", "split", "created_at")},
-        "model": required(summary, "engine", "engine_args", "model"),
+        **{key: getattr(summary, key) for key in ("task", "run_id", "split", "created_at")},
+        "model": engine["engine_args"]["model"],
         **flatten({key: engine[key] for key in ("mode", "engine_args", "load_profile")}, "engine"),
-        **flatten(required(summary, "gate"), "gate"),
-        **flatten(required(summary, "data", "splits"), "data"),
-        **flatten({key: required(summary, "verdict", key) for key in
+        **flatten(encode(summary.gate), "gate"),
+        **flatten(summary.data.splits, "data"),
+        **flatten({key: getattr(verdict, key) for key in
                    ("adapter_candidate", "baseline_candidate", "adapter_serving")}, "verdict"),
-        "baseline_selection.chosen": required(summary, "baseline_selection", "chosen"),
-        "prompt_search.winner": required(summary, "prompt_search", "winner"),
-        **({} if "power" not in verdict else {"verdict.power.method": verdict["power"]["method"],
-                                              "verdict.power.note": verdict["power"]["note"]}),
-        "cost.price_usd_per_hour": required(summary, "cost", "price_usd_per_hour"),
-        "cost.price_note": required(summary, "cost", "price_note"),
+        "baseline_selection.chosen": summary.baseline_selection.chosen,
+        "prompt_search.winner": summary.prompt_search.winner,
+        **({} if verdict.power is None else {"verdict.power.method": verdict.power["method"],
+                                             "verdict.power.note": verdict.power["note"]}),
+        "cost.price_usd_per_hour": summary.cost.price_usd_per_hour,
+        "cost.price_note": summary.cost.price_note,
         **({} if adapter is None else {"adapter.key": adapter["key"], "adapter.path":
                                        adapter["path"]}),
-        **flatten(required(summary, "environment"), "environment"),
+        **flatten(summary.environment, "environment"),
     }
 
 
@@ -75,40 +77,39 @@ def _numbers(values: Mapping[str, Any]) -> dict[str, float | None]:
             if value is None or isinstance(value, (int, float))}
 
 
-def parent_metrics(summary: Mapping[str, Any]) -> dict[str, float | None]:
+def parent_metrics(summary: RunSummary) -> dict[str, float | None]:
     """The verdict as a code; every check, comparison, cost, serving and adapter-check number."""
-    verdict = required(summary, "verdict")
-    decision = required(summary, "verdict", "decision")
-    if decision not in DECISION_CODES:
-        raise KeyError(f"summary.json verdict.decision {decision!r} is not one of "
+    verdict = summary.verdict
+    if verdict.decision not in DECISION_CODES:
+        raise KeyError(f"summary.json verdict.decision {verdict.decision!r} is not one of "
                        f"{sorted(DECISION_CODES)}")
     comparisons = {f"{c['candidate']}.vs.{c['baseline']}.{c['metric']}":
                    {key: c[key] for key in COMPARISON_NUMBERS}
-                   for c in required(summary, "comparisons")}
-    cost = required(summary, "cost")
+                   for c in summary.comparisons}
     return {
-        "verdict_code": DECISION_CODES[decision],
-        **_numbers(flatten({key: verdict[key] for key in ("power", "min_records") if key in verdict}, "verdict")),
-        **_numbers(flatten(required(summary, "verdict", "checks"), "check")),
+        "verdict_code": DECISION_CODES[verdict.decision],
+        **_numbers(flatten({key: value for key in ("power", "min_records")
+                            if (value := getattr(verdict, key)) is not None}, "verdict")),
+        **_numbers(flatten(verdict.checks, "check")),
         **_numbers(flatten(comparisons, "comparison")),
-        **_numbers(flatten(cost, "cost")),
-        "engine.adapter_cold_load_s": required(summary, "engine", "adapter_cold_load_s"),
-        **_numbers(flatten(required(summary, "engine", "adapter_serving"), "serving")),
-        **_numbers(flatten(optional(summary, "adapter_checks") or {}, "adapter_checks")),
-        **_numbers(flatten(optional(summary, "guided_audit") or {}, "guided_audit")),
-        **_numbers(flatten({name: entry["adapter_vs_baseline"] for name, entry in (optional(summary, "slices") or {}).items()
+        **_numbers(flatten(encode(summary.cost), "cost")),
+        "engine.adapter_cold_load_s": summary.engine["adapter_cold_load_s"],
+        **_numbers(flatten(summary.engine["adapter_serving"], "serving")),
+        **_numbers(flatten(summary.adapter_checks or {}, "adapter_checks")),
+        **_numbers(flatten(summary.guided_audit or {}, "guided_audit")),
+        **_numbers(flatten({name: entry["adapter_vs_baseline"] for name, entry in (summary.slices or {}).items()
                             if entry["adapter_vs_baseline"]}, "slice")),
-        **_numbers(flatten({key: value for key, value in (optional(summary, "regression") or {}).items()
+        **_numbers(flatten({key: value for key, value in (summary.regression or {}).items()
                             if key in ("pass_rates", "comparison")}, "regression")),
     }
 
 
-def candidate_metrics(candidate: Mapping[str, Any], on_slices: Mapping[str, Any]) -> dict[str, float | None]:
+def candidate_metrics(candidate: CandidateEntry, on_slices: Mapping[str, Any]) -> dict[str, float | None]:
     """A candidate's metrics under the run record's names, with CIs and failure counts, and its
     metrics on each edge-case slice (`slice.<name>.<metric>`)."""
-    intervals = {f"{name}.ci_low": low for name, (low, _) in candidate["intervals"].items()}
-    intervals |= {f"{name}.ci_high": high for name, (_, high) in candidate["intervals"].items()}
-    return {**candidate["metrics"], **intervals, **flatten(candidate["failures"], "failures"),
+    intervals = {f"{name}.ci_low": low for name, (low, _) in candidate.intervals.items()}
+    intervals |= {f"{name}.ci_high": high for name, (_, high) in candidate.intervals.items()}
+    return {**candidate.metrics, **intervals, **flatten(candidate.failures, "failures"),
             **flatten(dict(on_slices), "slice")}
 
 
@@ -136,33 +137,33 @@ def predictions_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def _log_candidate(client: MlflowClient, exp_id: str, parent: str, run_dir: Path,
-                   summary: Mapping[str, Any], cid: str) -> str:
+                   summary: RunSummary, cid: str) -> str:
     """One nested child run: the candidate's recipe, metrics, datasets, predictions (file and
     table) and, for an adapter candidate, the adapter manifest; returns its run id."""
-    candidate = required(summary, "candidates", cid)
+    candidate = summary.candidates[cid]
     tags = {PARENT_RUN_TAG: parent, "harness.candidate": cid}
     with mlflow_run(client, exp_id, cid, tags) as run_id:
-        params = {"candidate": cid, **{key: candidate[key] for key in (
+        params = {"candidate": cid, **{key: getattr(candidate, key) for key in (
             "description", "prompt_template", "uses_adapter", "serving")},
-                  **flatten(candidate["spec"], "spec")}
-        on_slices = {name: entry["candidates"][cid]["metrics"] for name, entry in (optional(summary, "slices") or {}).items()
+                  **flatten(candidate.spec, "spec")}
+        on_slices = {name: entry["candidates"][cid]["metrics"] for name, entry in (summary.slices or {}).items()
                      if cid in entry["candidates"]}
         log_values(client, run_id, params, candidate_metrics(candidate, on_slices))
         log_splits(client, run_id, summary, candidate_splits(summary, cid))
-        client.log_artifact(run_id, str(run_dir / candidate["predictions_file"]), "predictions")
-        rows = read_predictions(run_dir, candidate["predictions_file"])
+        client.log_artifact(run_id, str(run_dir / candidate.predictions_file), "predictions")
+        rows = read_predictions(run_dir, candidate.predictions_file)
         client.log_table(run_id, predictions_table(rows), TABLE_FILE)
-        adapter = optional(summary, "adapter")
-        if adapter is not None and cid == required(summary, "verdict", "adapter_candidate"):
+        adapter = summary.adapter
+        if adapter is not None and cid == summary.verdict.adapter_candidate:
             log_adapter(client, run_id, adapter)
-        elif candidate["uses_adapter"] and adapter is not None:
+        elif candidate.uses_adapter and adapter is not None:
             client.log_dict(run_id, adapter["manifest"], "adapter/manifest.json")
     return run_id
 
 
-def _check_folder(run_dir: Path) -> dict[str, Any]:
-    """summary.json of a run folder whose report is written."""
-    summary = read_summary(run_dir)
+def _check_folder(run_dir: Path) -> RunSummary:
+    """The summary of a run folder whose report is written."""
+    summary = read_run_summary(run_dir)
     missing = [name for name in RUN_ARTIFACTS if not (run_dir / name).exists()]
     if missing:
         raise HarnessError(f"run folder lacks {missing}", str(run_dir),
@@ -177,25 +178,25 @@ def log_run(run_dir: Path, tracking_uri: str, experiment: str, *,
     summary = _check_folder(run_dir)
     client = MlflowClient(tracking_uri)
     exp_id = experiment_id(client, experiment, artifact_location(tracking_uri, artifact_root))
-    tags = {"decision": summary["verdict"]["decision"], "task": summary["task"],
-            "git_commit": required(summary, "environment", "git_commit"),
-            "harness.run_id": summary["run_id"], "harness.kind": "comparison"}
-    for stale in retire_unfinished(client, exp_id, summary["run_id"]):
+    tags = {"decision": summary.verdict.decision, "task": summary.task,
+            "git_commit": summary.environment["git_commit"],
+            "harness.run_id": summary.run_id, "harness.kind": "comparison"}
+    for stale in retire_unfinished(client, exp_id, summary.run_id):
         print(f"mlflow: deleted an unfinished earlier logging of this run (parent run {stale}) and its child runs")
-    with mlflow_run(client, exp_id, f"{summary['task']}/{summary['run_id']}", tags) as parent:
+    with mlflow_run(client, exp_id, f"{summary.task}/{summary.run_id}", tags) as parent:
         log_values(client, parent, parent_params(summary), parent_metrics(summary))
-        log_splits(client, parent, summary, required(summary, "data", "splits"))
+        log_splits(client, parent, summary, summary.data.splits)
         for name in RUN_ARTIFACTS:
             if (run_dir / name).is_dir():
                 client.log_artifacts(parent, str(run_dir / name), name)
             else:
                 client.log_artifact(parent, str(run_dir / name))
         children = {cid: _log_candidate(client, exp_id, parent, run_dir, summary, cid)
-                    for cid in summary["candidates"]}
+                    for cid in summary.candidates}
     receipt: dict[str, Any] = {"tracking_uri": redact_uri(tracking_uri), "experiment": experiment,
                                "parent_run_id": parent}
-    label = required(summary, "verdict", "adapter_candidate")
-    if optional(summary, "adapter") is not None and label in children:
+    label = summary.verdict.adapter_candidate
+    if summary.adapter is not None and label in children:
         receipt["registered_model"] = register_adapter(client, children[label], summary, label)
     return receipt
 

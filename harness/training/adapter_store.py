@@ -42,13 +42,8 @@ def key_parts(base_model_hash: str, dataset_hash: str, prompt_template: str, set
     }
 
 
-def adapter_key(base_model_hash: str, dataset_hash: str, prompt_template: str, settings: TrainSpec, train_dtype: str = "float32") -> str:
-    """sha256 of the canonical JSON of `key_parts`: equal inputs, equal key; any change, a new key."""
-    return key_of(key_parts(base_model_hash, dataset_hash, prompt_template, settings, train_dtype))
-
-
 def key_of(parts: dict[str, Any]) -> str:
-    """sha256 of already assembled `key_parts`."""
+    """sha256 of the canonical JSON of assembled `key_parts`: equal inputs, equal key; any change, a new key."""
     return content_key(parts, digits=64, compact=True)
 
 

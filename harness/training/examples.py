@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from harness.cache_files import content_key
 from harness.errors import HarnessError
 
 IGNORE = -100
@@ -115,5 +116,4 @@ def examples_hash(examples: Sequence[TrainingExample]) -> str:
 
 def dataset_hash(train: Sequence[TrainingExample], dev: Sequence[TrainingExample]) -> str:
     """One hash of the train and dev examples (dev loss picks the kept weights under early stopping)."""
-    parts = {"train": examples_hash(train), "dev": examples_hash(dev)}
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode("utf-8")).hexdigest()
+    return content_key({"train": examples_hash(train), "dev": examples_hash(dev)}, digits=64)

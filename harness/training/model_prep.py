@@ -16,6 +16,7 @@ import hashlib
 import importlib.util
 import json
 from pathlib import Path
+from typing import Any
 
 from harness.cache_files import building
 from harness.errors import HarnessError
@@ -87,6 +88,13 @@ def check_causal_lm(model_dir: Path) -> str:
         raise HarnessError("no tokenizer files (tokenizer.json, tokenizer.model or vocab.json + merges.txt)", str(model_dir),
                            "save the tokenizer into the model folder (tokenizer.save_pretrained)")
     return causal[0]
+
+
+def load_tokenizer(model_dir: Path) -> Any:
+    """The tokenizer saved in a model folder: the one loader every stage counts, renders and trains with."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(model_dir))
 
 
 def model_fingerprint(model_dir: Path) -> str:

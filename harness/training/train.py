@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from harness.errors import HarnessError
-from harness.training.model_prep import model_fingerprint
+from harness.training.model_prep import load_tokenizer, model_fingerprint
 from harness.task.specs import TrainSpec
 from harness.task.strict_yaml import to_dict
 from harness.training.adapter_store import (find_adapter, key_of, key_parts, publish, staging_dir, training_lock, write_history,
@@ -130,11 +130,9 @@ def _limited(job: TrainJob) -> Sequence[TrainingExample]:
 
 def _train_into(job: TrainJob, keyed: dict[str, Any], precisions: tuple[PrecisionDecision, TrainPrecision], staging: Path) -> Path:
     """Train (resuming if a checkpoint exists) and write the adapter folder under `staging`."""
-    from transformers import AutoTokenizer
-
     decision, precision = precisions
     _seed_everything(job.settings.seed)
-    tokenizer = AutoTokenizer.from_pretrained(str(job.base_model_dir))
+    tokenizer = load_tokenizer(job.base_model_dir)
     train = tokenize_examples(tokenizer, _limited(job), job.settings.max_seq_tokens, "train")
     dev = tokenize_examples(tokenizer, job.dev, job.settings.max_seq_tokens, "dev")
     if not train.examples or not dev.examples:

@@ -34,8 +34,8 @@ def write_report(run_dir: Path) -> list[Path]:
     sections = [*results_sections(summary, relative), slices_section(summary), regression_section(summary),
                 examples_section(record),
                 *evidence_sections(summary, record.data_card)]
-    title = f"{summary['task']}: does the adapter beat prompting?"
-    subtitle = f"Run {summary['run_id']}, {summary['created_at']}, {summary['split']} split"
+    title = f"{summary.task}: does the adapter beat prompting?"
+    subtitle = f"Run {summary.run_id}, {summary.created_at}, {summary.split} split"
     markdown_path, html_path = run_dir / "report.md", run_dir / "report.html"
     markdown_path.write_text(render_markdown(title, subtitle, sections), encoding="utf-8")
     html_path.write_text(render_html(title, subtitle, sections, run_dir), encoding="utf-8")

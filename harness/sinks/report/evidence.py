@@ -3,9 +3,9 @@
 Sections for the adapter (manifest highlights, adapter checks, dynamic vs merged serving), cost
 (the price assumption and break-even, stated as recorded, `cost.api_comparison` when the run
 priced a hosted API, and the memory and throughput of serving each candidate beside training's), the guided-decoding audit, the data (splits with their origin labelled real
-or synthetic, and the data card embedded whole) and the environment. An optional summary.json
-section that the run did not record gets a sentence saying so, never invented values. This module
-computes no numbers and knows nothing about output formats.
+or synthetic, and the data card embedded whole) and the environment, all read from the typed
+`RunSummary`. A section the run did not record (None in the summary) gets a sentence saying so,
+never invented values. This module computes no numbers and knows nothing about output formats.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from harness.record.run_summary import RunSummary
 from harness.sinks.report.blocks import Block, Bullets, Embedded, Section, Table, Text
 from harness.sinks.report.formatting import format_metric, format_number, format_value
-from harness.sinks.report.run_folder import optional, required
 
 ORIGIN_LABELS = {"cuad": "real (CUAD contracts)", "synthetic": "synthetic (generated)",
                  "none": "no records"}
@@ -30,13 +30,13 @@ def _pairs(header: tuple[str, str], items: Mapping[str, Any]) -> Table:
     return Table(header, tuple((str(key), format_value(value)) for key, value in items.items()))
 
 
-def manifest_blocks(summary: Mapping[str, Any]) -> tuple[Block, ...]:
+def manifest_blocks(summary: RunSummary) -> tuple[Block, ...]:
     """The adapter's identity and training record; what the manifest lacks is said, not filled."""
-    adapter = optional(summary, "adapter")
+    adapter = summary.adapter
     if adapter is None:
         return (Text("This run recorded no adapter manifest."),)
-    manifest = required(summary, "adapter", "manifest")
-    highlights = {"path": required(summary, "adapter", "path"),
+    manifest = adapter["manifest"]
+    highlights = {"path": adapter["path"],
                   **{name: manifest[name] for name in MANIFEST_HIGHLIGHTS if name in manifest}}
     absent = [name for name in MANIFEST_HIGHLIGHTS if name not in manifest]
     if not absent:
@@ -46,9 +46,9 @@ def manifest_blocks(summary: Mapping[str, Any]) -> tuple[Block, ...]:
                  "from outside the harness may have no manifest.json)."))
 
 
-def adapter_check_blocks(summary: Mapping[str, Any]) -> tuple[Block, ...]:
+def adapter_check_blocks(summary: RunSummary) -> tuple[Block, ...]:
     """Base-model match, liveness and dynamic/merged parity, as recorded."""
-    checks = optional(summary, "adapter_checks")
+    checks = summary.adapter_checks
     if checks is None:
         return (Text("This run recorded no adapter checks."),)
     rows = []
@@ -64,40 +64,39 @@ def adapter_check_blocks(summary: Mapping[str, Any]) -> tuple[Block, ...]:
                   note=f"{MEASURED_ONLY}: the check records a measurement, not a pass/fail."),)
 
 
-def serving_blocks(summary: Mapping[str, Any]) -> tuple[Block, ...]:
+def serving_blocks(summary: RunSummary) -> tuple[Block, ...]:
     """Adapter cold load and the dynamic vs merged serving measurements side by side."""
-    verdict, modes = required(summary, "verdict"), required(summary, "engine", "adapter_serving")
+    modes = summary.engine["adapter_serving"]
     if not modes:
         return (Text("No candidate of this run uses an adapter."),)
-    cold_seconds = required(summary, "engine", "adapter_cold_load_s")
+    cold_seconds = summary.engine["adapter_cold_load_s"]
     cold_load = f"{format_number(cold_seconds, 's')} s" if cold_seconds is not None else \
         "not measured (no base engine was started: every batch it serves was already complete)"
     names = list(dict.fromkeys(name for measured in modes.values() for name in measured))
     rows = tuple((name, *(_serving_value(summary, name, modes[mode].get(name)) for mode in modes))
                  for name in names)
-    return (Text(f"The verdict judged the adapter served {verdict['adapter_serving']}. Adapter "
+    return (Text(f"The verdict judged the adapter served {summary.verdict.adapter_serving}. Adapter "
                  f"cold load: {cold_load}."),
             Table(("measurement", *modes), rows))
 
 
-def _serving_value(summary: Mapping[str, Any], name: str, value: Any) -> str:
+def _serving_value(summary: RunSummary, name: str, value: Any) -> str:
     """A declared metric at its unit's precision; any other measurement written plain."""
-    declared = name in summary["metric_defs"]
-    return format_metric(summary["metric_defs"], name, value) if declared else format_value(value)
+    declared = name in summary.metric_defs
+    return format_metric(summary.metric_defs, name, value) if declared else format_value(value)
 
 
-def cost_items(summary: Mapping[str, Any]) -> tuple[str, ...]:
+def cost_items(summary: RunSummary) -> tuple[str, ...]:
     """The price assumption, training cost, break-even and ceiling, in words."""
-    cost = required(summary, "cost")
-    break_even, ceiling = cost["break_even_requests"], summary["gate"]["cost_ceiling_usd_per_1k"]
-    api = cost.get("api_comparison")
+    cost = summary.cost
+    break_even, ceiling, api = cost.break_even_requests, summary.gate.cost_ceiling_usd_per_1k, cost.api_comparison
     return (
-        f"Price assumption: {format_value(cost['price_usd_per_hour'])} USD per "
-        f"accelerator-hour ({cost['price_note']}). Costs scale linearly with this price.",
-        "Training cost: " + ("not recorded" if cost["training_cost_usd"] is None else
-                             f"{format_number(cost['training_cost_usd'], 'USD')} USD"),
+        f"Price assumption: {format_value(cost.price_usd_per_hour)} USD per "
+        f"accelerator-hour ({cost.price_note}). Costs scale linearly with this price.",
+        "Training cost: " + ("not recorded" if cost.training_cost_usd is None else
+                             f"{format_number(cost.training_cost_usd, 'USD')} USD"),
         "Break-even: " + ("no request count" if break_even is None else
-                          f"{format_number(break_even)} requests") + f" ({cost['break_even_note']})",
+                          f"{format_number(break_even)} requests") + f" ({cost.break_even_note})",
         "Gate cost ceiling: " + ("none set" if ceiling is None else
                                  f"{format_value(ceiling)} USD per 1000 requests"),
         *(() if api is None else (
@@ -107,45 +106,45 @@ def cost_items(summary: Mapping[str, Any]) -> tuple[str, ...]:
     )
 
 
-def cost_table(summary: Mapping[str, Any]) -> Table:
+def cost_table(summary: RunSummary) -> Table:
     """Cost per 1000 requests per candidate, self-hosted and (when recorded) on a hosted API."""
-    defs, api = summary["metric_defs"], required(summary, "cost").get("api_comparison")
+    defs, api = summary.metric_defs, summary.cost.api_comparison
     name = "cost_usd_per_1k_requests"
     header = ("candidate", f"self-hosted {name}", *(() if api is None else (f"hosted API {name}",)))
-    rows = tuple((cid, format_metric(defs, name, candidate["metrics"].get(name)),
+    rows = tuple((cid, format_metric(defs, name, candidate.metrics.get(name)),
                   *(() if api is None else (format_metric(defs, name, api[name].get(cid)),)))
-                 for cid, candidate in summary["candidates"].items())
+                 for cid, candidate in summary.candidates.items())
     return Table(header, rows)
 
 
-def resources_table(summary: Mapping[str, Any]) -> Table:
+def resources_table(summary: RunSummary) -> Table:
     """Per candidate: what serving it held (peak memory, KV cache) beside its latency and throughput."""
-    defs = summary["metric_defs"]
-    rows = tuple((cid, *(format_metric(defs, name, candidate["metrics"].get(name)) for name in RESOURCE_METRICS))
-                 for cid, candidate in summary["candidates"].items())
+    defs = summary.metric_defs
+    rows = tuple((cid, *(format_metric(defs, name, candidate.metrics.get(name)) for name in RESOURCE_METRICS))
+                 for cid, candidate in summary.candidates.items())
     return Table(("candidate", *RESOURCE_METRICS), rows, note=resources_note(summary))
 
 
-def resources_note(summary: Mapping[str, Any]) -> str:
+def resources_note(summary: RunSummary) -> str:
     """What the memory column measured (or why it is empty), and what training held, as recorded."""
-    measures = {candidate.get("memory_measure", "not recorded") for candidate in summary["candidates"].values()}
-    adapter = optional(summary, "adapter")
-    manifest = adapter["manifest"] if adapter else {}
+    measures = {"not recorded" if candidate.memory_measure is None else candidate.memory_measure
+                for candidate in summary.candidates.values()}
+    manifest = summary.adapter["manifest"] if summary.adapter else {}
     training = ("no adapter was trained by this run's manifest" if "peak_memory_bytes" not in manifest else
                 f"{format_number(manifest['peak_memory_bytes'], 'bytes')} ({manifest.get('peak_memory_measure', 'measure not recorded')})")
-    load = required(summary, "engine", "load_profile")
+    load = summary.engine["load_profile"]
     return (f"Memory: {'; '.join(sorted(measures))}. Training peak memory: {training}. Throughput under the load "
             f"profile {format_value(load)}.")
 
 
-def cost_section(summary: Mapping[str, Any]) -> Section:
+def cost_section(summary: RunSummary) -> Section:
     """The price assumption, training cost and break-even, cost per candidate, then the resources serving held."""
     return Section("Cost", (Bullets(cost_items(summary)), cost_table(summary), resources_table(summary)))
 
 
-def guided_section(summary: Mapping[str, Any]) -> Section:
+def guided_section(summary: RunSummary) -> Section:
     """How often guided decoding produced schema-compliant output, and what it ignored."""
-    audit = optional(summary, "guided_audit")
+    audit = summary.guided_audit
     if audit is None:
         return Section("Guided decoding audit", (Text("This run has no guided-decoding audit."),))
     ignored = audit["ignored_schema_features"]
@@ -163,28 +162,27 @@ def origin_label(origin: str) -> str:
                       for part in origin.split("+"))
 
 
-def data_section(summary: Mapping[str, Any], data_card: str) -> Section:
+def data_section(summary: RunSummary, data_card: str) -> Section:
     """Every split with its size, origin (real or synthetic) and hash, then the data card."""
-    splits = required(summary, "data", "splits")
     rows = tuple((name, format_number(split["n"]), split["origin"], origin_label(split["origin"]),
-                  format_value(split["hash"])) for name, split in splits.items())
+                  format_value(split["hash"])) for name, split in summary.data.splits.items())
     return Section("Data", (Table(("split", "n", "origin", "real or synthetic", "hash"), rows),
                             Embedded(data_card)))
 
 
-def environment_section(summary: Mapping[str, Any]) -> Section:
+def environment_section(summary: RunSummary) -> Section:
     """Machine, CPU, precision decision, commit, engine settings and package versions."""
-    environment, engine = required(summary, "environment"), required(summary, "engine")
+    environment, engine = summary.environment, summary.engine
     return Section("Environment", (
         _pairs(("run", "value"), {"machine": environment["machine"],
                                   "device": environment["device"],
                                   **precision_rows(environment),
                                   "git commit": environment["git_commit"],
-                                  "created at": summary["created_at"],
+                                  "created at": summary.created_at,
                                   "engine mode": engine["mode"],
-                                  **required(summary, "engine", "load_profile")}),
+                                  **engine["load_profile"]}),
         engine_args_block(summary),
-        _pairs(("package", "version"), required(summary, "environment", "versions")),
+        _pairs(("package", "version"), environment["versions"]),
     ))
 
 
@@ -201,16 +199,16 @@ def precision_rows(environment: Mapping[str, Any]) -> dict[str, Any]:
             "matmul probe (GFLOP/s)": f"float32 {probe['float32_gflops']}, bfloat16 {probe['bfloat16_gflops']}" if probe else "not recorded"}
 
 
-def engine_args_block(summary: Mapping[str, Any]) -> Block:
+def engine_args_block(summary: RunSummary) -> Block:
     """The engine's arguments; a server the user runs has none the harness knows, which is said."""
-    arguments = required(summary, "engine", "engine_args")
+    arguments = summary.engine["engine_args"]
     if arguments is None:
-        url = summary["engine"].get("url", "the given URL")
+        url = summary.engine.get("url", "the given URL")
         return Text(f"The engine was a server the harness did not start ({url}); its arguments are not known to the run.")
     return _pairs(("engine argument", "value"), arguments)
 
 
-def evidence_sections(summary: Mapping[str, Any], data_card: str) -> list[Section]:
+def evidence_sections(summary: RunSummary, data_card: str) -> list[Section]:
     """Adapter, cost, guided decoding, data and environment sections."""
     return [
         Section("Adapter", (*manifest_blocks(summary), *adapter_check_blocks(summary),

@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from harness.record.run_summary import RunSummary
 from harness.sinks.report.formatting import format_metric
-from harness.sinks.report.run_folder import RunFolder, required
+from harness.sinks.report.run_folder import RunFolder
 
 FAILURE_KINDS = ("empty", "not_json", "schema_invalid", "request_failed")
 _FAILURE_COLOURS = ("#bdbdbd", "#fdae61", "#f46d43", "#a50026")
@@ -28,11 +29,11 @@ _DPI = 110
 _JITTER_SEED = 0  # point positions in the latency strip are visual only, but reproducible
 
 
-def candidate_colour(summary: Mapping[str, Any], cid: str) -> str:
+def candidate_colour(summary: RunSummary, cid: str) -> str:
     """Blue for adapter candidates, orange for the verdict's baseline, grey for the rest."""
-    if required(summary, "candidates", cid, "uses_adapter"):
+    if summary.candidates[cid].uses_adapter:
         return _ADAPTER
-    return _BASELINE if cid == required(summary, "verdict", "baseline_candidate") else _OTHER
+    return _BASELINE if cid == summary.verdict.baseline_candidate else _OTHER
 
 
 def _figure(width: float, rows: int) -> Figure:
@@ -44,18 +45,17 @@ def _save(figure: Figure, path: Path) -> Path:
     return path
 
 
-def plot_primary_metric(summary: Mapping[str, Any], path: Path) -> Path:
+def plot_primary_metric(summary: RunSummary, path: Path) -> Path:
     """Bars of the gate's primary metric per candidate, with 95% CI error bars where recorded."""
-    metric = required(summary, "gate", "primary_metric")
-    cids = list(summary["candidates"])
+    metric = summary.gate.primary_metric
+    cids = list(summary.candidates)
     figure = _figure(7.0, len(cids))
     axes = figure.add_subplot()
-    for row, cid in enumerate(cids):
-        value = required(summary, "candidates", cid, "metrics", metric)
-        interval = required(summary, "candidates", cid, "intervals").get(metric)
+    for row, (cid, candidate) in enumerate(summary.candidates.items()):
+        value, interval = candidate.metrics[metric], candidate.intervals.get(metric)
         error = None if interval is None else [[value - interval[0]], [interval[1] - value]]
         axes.barh(row, value, xerr=error, color=candidate_colour(summary, cid), capsize=4)
-        label = format_metric(summary["metric_defs"], metric, value)
+        label = format_metric(summary.metric_defs, metric, value)
         axes.text(value if interval is None else interval[1], row, f" {label}",
                   va="bottom", ha="left", fontsize=8)
     axes.set_yticks(range(len(cids)), cids)
@@ -65,17 +65,16 @@ def plot_primary_metric(summary: Mapping[str, Any], path: Path) -> Path:
     return _save(figure, path)
 
 
-def plot_per_field_f1(summary: Mapping[str, Any], path: Path) -> Path:
+def plot_per_field_f1(summary: RunSummary, path: Path) -> Path:
     """Heatmap of per-field F1: candidates down, fields across, value written in each cell."""
-    cids = list(summary["candidates"])
-    table = pd.DataFrame({cid: required(summary, "candidates", cid, "per_field_f1")
-                          for cid in cids}).T
+    cids = list(summary.candidates)
+    table = pd.DataFrame({cid: candidate.per_field_f1 for cid, candidate in summary.candidates.items()}).T
     figure = _figure(2.0 + 1.0 * table.shape[1], len(cids))
     axes = figure.add_subplot()
     image = axes.imshow(table.to_numpy(dtype=float), vmin=0.0, vmax=1.0, cmap="viridis",
                         aspect="auto")
     for (row, column), value in np.ndenumerate(table.to_numpy(dtype=float)):
-        text = "—" if np.isnan(value) else format_metric(summary["metric_defs"], "field_f1", value)
+        text = "—" if np.isnan(value) else format_metric(summary.metric_defs, "field_f1", value)
         axes.text(column, row, text, ha="center", va="center", fontsize=8,
                   color="black" if not np.isnan(value) and value > 0.6 else "white")
     axes.set_xticks(range(table.shape[1]), list(table.columns), rotation=30, ha="right")
@@ -113,11 +112,10 @@ def plot_latency(record: RunFolder, path: Path) -> Path:
     return _save(figure, path)
 
 
-def plot_failures(summary: Mapping[str, Any], path: Path) -> Path:
+def plot_failures(summary: RunSummary, path: Path) -> Path:
     """Stacked bars of each candidate's failure counts by kind."""
-    cids = list(summary["candidates"])
-    counts = pd.DataFrame({cid: required(summary, "candidates", cid, "failures")
-                           for cid in cids}).T
+    cids = list(summary.candidates)
+    counts = pd.DataFrame({cid: candidate.failures for cid, candidate in summary.candidates.items()}).T
     if set(counts.columns) != set(FAILURE_KINDS) or counts.isna().to_numpy().any():
         raise KeyError(f"summary.json candidates.*.failures must count exactly {FAILURE_KINDS}")
     figure = _figure(7.0, len(cids))

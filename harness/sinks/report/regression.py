@@ -8,16 +8,13 @@ no numbers and knows nothing about output formats.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
+from harness.record.run_summary import RunSummary
 from harness.sinks.report.blocks import Section, Table, Text
 from harness.sinks.report.formatting import format_number, format_p
-from harness.sinks.report.run_folder import optional
 
 
-def regression_section(summary: Mapping[str, Any]) -> Section:
-    regression = optional(summary, "regression")
+def regression_section(summary: RunSummary) -> Section:
+    regression = summary.regression
     if regression is None:
         return Section("Base-model regression probe", (Text("This run has no regression probe (no adapter was compared)."),))
     rates, comparison = regression["pass_rates"], regression["comparison"]

@@ -1,6 +1,6 @@
 """Measure a command's wall time and peak memory (its whole process tree) and write them to a file.
 
-`python3 -m harness.bench.wall --label NAME -- make compare TASK=contract_extraction` runs the
+`PYTHONPATH=. python3 tests/benchmark/wall.py --label NAME -- make compare TASK=contract_extraction` runs the
 command, samples the resident memory of the command and every descendant (vLLM's engine runs in
 child processes) once a second (harness.hardware.process_memory), and writes
 reports/benchmarks/<label>-<time>.json with the machine it ran on. Standard library only, so it can time a first run before `.venv` exists.

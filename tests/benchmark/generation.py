@@ -1,6 +1,6 @@
 """One generation measurement in a process of its own: engine start, then tokens per second.
 
-`python -m harness.bench.generation --model DIR --dtype float32 --engine harness|raw [--adapter DIR]`
+`python tests/benchmark/generation.py --model DIR --dtype float32 --engine harness|raw [--adapter DIR]`
 builds the same token-id prompts every variant gets (synthetic contract excerpts under the task's
 short adapter prompt, rendered with the model's chat template), starts one engine and times
 greedy generation of all prompts at once, after one untimed warm-up request. `harness` sends them

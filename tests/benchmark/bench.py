@@ -1,4 +1,6 @@
-"""`make bench`: measure this machine and write reports/benchmarks/bench-<time>.json.
+"""`make bench` (`python tests/benchmark/bench.py`): measure this machine and write reports/benchmarks/bench-<time>.json.
+
+A development tool beside the tests, not part of the library: nothing in `harness/` imports it.
 
 Records the CPU (model, precision-relevant flags), torch's CPU capability, the precision decision
 and its matmul probe (on an AVX-512 machine also the probe with torch restricted to AVX2, which
@@ -22,12 +24,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness.bench.wall import machine, measure
+from wall import machine, measure
 from harness.engine.runtime import engine_runtime, find_iomp
 from harness.training.model_prep import prepare_default_model
 from harness.hardware.precision import decide_precision
 
-ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
 WALL_COMMANDS = {"make-test": ["make", "test"], "first-compare": ["make", "compare"], "second-compare": ["make", "compare"]}
 
 
@@ -93,7 +96,7 @@ def generation(model: Path, dtype: str, adapter: Path | None, merged: Path | Non
         if only and name not in only:
             continue
         print(f"[bench] generation: {name}", flush=True)
-        command = [sys.executable, "-m", "harness.bench.generation", "--model", str(served), "--dtype", dtype, *extra]
+        command = [sys.executable, str(HERE / "generation.py"), "--model", str(served), "--dtype", dtype, *extra]
         results[name] = run_json(command, env) | {"environment": env}
     if "base" in results.get("raw_vllm", {}) and "base" in results.get("default", {}):
         harness_s, raw_s = results["default"]["base"]["seconds"], results["raw_vllm"]["base"]["seconds"]
