@@ -17,7 +17,8 @@ from harness.engine.prediction_log import Prediction, append_prediction
 from harness.serve.prompt_choice import PromptChoice
 from harness.sinks.report.results import tie_sentence
 from harness.task.specs import load_candidate
-from harness.pipeline.summarize import RunFacts, summarize
+from harness.pipeline.run_facts import RunFacts
+from run_sections import summarize
 from harness.record.run_summary import BaselineSelection
 from run_sections import run_sections
 

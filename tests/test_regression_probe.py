@@ -16,8 +16,8 @@ from harness.engine.prediction_log import Prediction, append_prediction
 from harness.task.probes import ADAPTER_LABEL, BASE_LABEL, PROBES, SPLIT, passes
 from harness.serve.prompt_choice import PromptChoice
 from harness.task.specs import load_candidate
-from harness.pipeline.summarize import RunFacts, summarize
-from run_sections import run_sections
+from harness.pipeline.run_facts import RunFacts
+from run_sections import run_sections, summarize
 
 RIGHT = {"exact_five_words": "The sky is bright blue.", "at_most_twelve_words": "To make promises binding and clear.",
          "json_keys": '```json\n{"name": "Ana", "age": 31}\n```', "addition": "42", "multiplication": "54", "apples": "7", "older": "Sam",

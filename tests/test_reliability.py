@@ -34,7 +34,8 @@ from harness.record.run_record import environment, mark, open_run, resolve_resum
 from harness.record.run_summary import RunSummary, write_run_summary
 from harness.task.specs import load_candidate, load_task
 from harness.task.strict_yaml import to_dict
-from harness.pipeline.summarize import RunFacts, summarize
+from harness.pipeline.run_facts import RunFacts
+from run_sections import summarize
 
 ROOT = Path(__file__).resolve().parent.parent
 TASK = load_task(ROOT / "tasks", "contract_extraction")

@@ -15,8 +15,8 @@ from harness.engine.prediction_log import Prediction, append_prediction
 from harness.serve.prompt_choice import PromptChoice
 from harness.sinks.report.slices import slices_section as report_section
 from harness.task.specs import load_candidate
-from harness.pipeline.summarize import RunFacts, summarize
-from run_sections import run_sections
+from harness.pipeline.run_facts import RunFacts
+from run_sections import run_sections, summarize
 
 NOISY = slice_split("noisy_text")
 

@@ -20,7 +20,8 @@ from pathlib import Path
 from harness.adapter.serving_mode import AdapterServing
 from harness.data.synthetic import synthetic_harvest
 from harness.engine.prediction_log import Prediction, append_prediction
-from harness.pipeline.summarize import RunFacts, summarize
+from harness.pipeline.run_facts import RunFacts
+from run_sections import summarize
 from harness.record.run_summary import read_run_summary, write_run_summary
 from harness.serve.batch_store import BatchStore
 from harness.serve.prompt_choice import PromptChoice

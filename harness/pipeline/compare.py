@@ -1,4 +1,5 @@
-"""One comparison, stage by stage: model, data, run folder, adapter, serving, checks, summary.
+"""One comparison as a chain of stages: prepare (model, tokenizer, data), serve (adapter, candidates,
+adapter checks), score, decide, record.
 
 Each stage is a call into the module that owns it; this module only passes results along and
 records them, so the run folder always says what was used. It writes summary.json (the source
@@ -43,7 +44,10 @@ from harness.serve.serving import (BASE_CANARIES, CANARY_SPLIT, ServingPlan, ada
                              serve_merged)
 from harness.task.specs import merged_label, tuned_candidate
 from harness.task.strict_yaml import to_dict
-from harness.pipeline.summarize import RunFacts, summarize
+from harness.pipeline.decide_stage import decide
+from harness.pipeline.record_stage import record_run
+from harness.pipeline.run_facts import RunFacts
+from harness.pipeline.score_stage import score_run
 
 
 @dataclass(frozen=True)
@@ -112,10 +116,14 @@ def open_inputs(config: RunConfig) -> RunInputs:
 
 
 def run_comparison(config: RunConfig) -> ComparisonOutcome:
+    """prepare → serve → score → decide → record, each stage taking the previous one's typed result;
+    summary.json is written once, at the end."""
     inputs = open_inputs(config)
     run_dir = open_run(config.paths.reports, config.task.id, recorded_config(config, inputs.model_hash, inputs.data), config.resume_run_id)
     with failure_marked(run_dir):
-        summary = compare_in(run_dir, config, inputs)
+        facts = serve_run(run_dir, config, inputs)
+        scored = score_run(facts, BatchStore(run_dir))
+        summary = record_run(facts, scored, decide(facts, scored), run_dir, run_dir.name)
         write_run_summary(run_dir, summary)
     return ComparisonOutcome(run_dir, summary)
 
@@ -127,16 +135,16 @@ def complete_run(run_dir: Path) -> None:
     point_latest(run_dir)
 
 
-def compare_in(run_dir: Path, config: RunConfig, inputs: RunInputs) -> RunSummary:
-    """Adapter, serving, checks and scoring of one run folder; returns its summary."""
+def serve_run(run_dir: Path, config: RunConfig, inputs: RunInputs) -> RunFacts:
+    """The serve stage: the data card written, the adapter trained or reused, then served with every candidate."""
     inputs.data.write_card(run_dir)
     adapter = adapter_for(config, inputs.model_dir, inputs.data)
     with serving_adapter(adapter):
-        return serve_and_summarize(run_dir, config, inputs, adapter)
+        return serve_candidates(run_dir, config, inputs, adapter)
 
 
-def serve_and_summarize(run_dir: Path, config: RunConfig, inputs: RunInputs, adapter: AdapterInfo | None) -> RunSummary:
-    """Serve every candidate (the adapter's files held unchanged meanwhile), check the adapter, and summarize."""
+def serve_candidates(run_dir: Path, config: RunConfig, inputs: RunInputs, adapter: AdapterInfo | None) -> RunFacts:
+    """Serve every candidate (the adapter's files held unchanged meanwhile) and check the adapter; what was served and measured."""
     model_dir, model_hash, data = inputs.model_dir, inputs.model_hash, inputs.data
     static = check_static(adapter.path, model_dir, model_hash, config.engine.max_lora_rank) if adapter else None
     settings, builder = inputs.engine_settings(config), inputs.request_builder(config)
@@ -162,9 +170,8 @@ def serve_and_summarize(run_dir: Path, config: RunConfig, inputs: RunInputs, ada
         sections["adapter"] = adapter_section(adapter, settings)
         sections["adapter_checks"] = {"base_model_match": static, "liveness": adapter_liveness(plan),
                                       "parity": parity_check(config, model_dir, adapter, builder, store, data)}
-    facts = RunFacts(config.task, config.candidates, splits, session.choice, config.adapter.serving, config.adapter.verdict_serving,
-                     config.price_usd_per_hour, config.token_price, config.seed, sections)
-    return summarize(facts, store, run_dir, run_dir.name)
+    return RunFacts(config.task, config.candidates, splits, session.choice, config.adapter.serving, config.adapter.verdict_serving,
+                    config.price_usd_per_hour, config.token_price, config.seed, sections)
 
 
 def adapter_section(adapter: AdapterInfo, settings: EngineSettings) -> dict[str, Any]:

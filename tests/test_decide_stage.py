@@ -1,11 +1,11 @@
-"""harness.pipeline.summarize's reading of the adapter's training history into the verdict's notes."""
+"""harness.pipeline.decide_stage's reading of the adapter's training history into the verdict's notes."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from harness.pipeline.summarize import adapter_training_notes
+from harness.pipeline.decide_stage import adapter_training_notes
 
 
 def write_history(folder: Path, dev: dict[int, float]) -> None:
