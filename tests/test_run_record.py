@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError
-from harness.record.run_record import open_run, point_latest, read_summary, resolve_resume, write_json, write_jsonl
+from harness.record.run_record import open_run, point_latest, resolve_resume, write_json, write_jsonl
+from harness.record.run_summary import read_run_summary
 
 CONFIG = {"task": {"id": "t", "gate": {"min_effect": 0.05}}, "model_hash": "abc", "candidates": ["a", "b"],
           "paths": {"root": Path("/project")}, "load": {"concurrency": 4}}
@@ -68,11 +69,11 @@ def test_latest_points_at_the_newest_run(tmp_path: Path) -> None:
 def test_write_json_and_jsonl_are_atomic_and_readable(tmp_path: Path) -> None:
     write_json(tmp_path / "a" / "summary.json", {"path": Path("/x"), "n": 1})
     write_jsonl(tmp_path / "a" / "rows.jsonl", [{"i": 1}, {"i": 2}])
-    assert read_summary(tmp_path / "a") == {"path": "/x", "n": 1}
+    assert json.loads((tmp_path / "a" / "summary.json").read_text()) == {"path": "/x", "n": 1}
     assert (tmp_path / "a" / "rows.jsonl").read_text() == '{"i": 1}\n{"i": 2}\n'
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["rows.jsonl", "summary.json"]
 
 
 def test_read_summary_of_unfinished_run(tmp_path: Path) -> None:
     with pytest.raises(HarnessError, match="no summary.json"):
-        read_summary(tmp_path)
+        read_run_summary(tmp_path)

@@ -6,7 +6,8 @@ comparisons, the resolved specs, data hashes, engine arguments and load profile,
 and manifest, and the environment (package versions, git commit, machine); it is written once,
 when the run completes. Where the run was logged in MLflow (parent run, experiment, registered
 adapter version and alias) is its own file, `mlflow.json`, written by each logging. This module
-writes and reads those files; it computes no metric itself.
+writes those files (harness.record.run_summary gives summary.json its type and reads it back); it
+computes no metric itself.
 """
 
 from __future__ import annotations
@@ -156,13 +157,6 @@ MLFLOW_RECEIPT = "mlflow.json"
 def write_mlflow_receipt(run_dir: Path, receipt: Mapping[str, Any]) -> None:
     """Record where the run folder was logged (the latest logging wins); summary.json is left as written."""
     write_json(run_dir / MLFLOW_RECEIPT, receipt)
-
-
-def read_summary(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "summary.json"
-    if not path.is_file():
-        raise HarnessError("no summary.json", str(run_dir), "run `harness compare` to completion first")
-    return json.loads(path.read_text())
 
 
 def environment(precision: PrecisionDecision, training_dtype: str | None) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 `RunSummary` is summary.json in frozen dataclasses: the verdict, each candidate's entry, the gate it
 was judged by (the task's own `GateSpec`), the baseline choice, the prompt search, the cost and data
 sections, and the open-ended records of the engine, environment, adapter and checks as mappings. The
-summary stage builds one; `write_run_summary` writes it once, and `read_run_summary` reads it back
+record stage builds one; `write_run_summary` writes it once, and `read_run_summary` reads it back
 strictly (schema version first, then every key and type, an unknown key refused), so a run folder
 round-trips byte for byte. Sections a run may lack are None and are left out of the file, which
 keeps a section that is recorded as null (for example `tie_break`) apart from one that is absent.
@@ -12,7 +12,6 @@ This module knows the record's shape; it computes nothing.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,19 +138,7 @@ class RunSummary:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready form summary.json holds (absent sections left out)."""
-        return encode(self)
-
-
-def encode(value: Any) -> Any:
-    """A dataclass as a dict in field order, without its absent-when-None fields that are None."""
-    if dataclasses.is_dataclass(value):
-        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)
-                if not (f.metadata.get("absent_when_none") and getattr(value, f.name) is None)}
-    if isinstance(value, Mapping):
-        return {str(k): encode(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [encode(v) for v in value]
-    return to_dict(value)
+        return to_dict(self)
 
 
 def decode(data: Any, where: str) -> RunSummary:

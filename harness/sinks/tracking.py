@@ -35,7 +35,8 @@ from harness.sinks.mlflow_datasets import candidate_splits, log_splits
 from harness.sinks.mlflow_store import (BATCH_LIMITS, artifact_location, experiment_id, flatten,
                                   log_values, mlflow_key, mlflow_run)
 from harness.sinks.model_registry import log_adapter, register_adapter
-from harness.record.run_summary import CandidateEntry, RunSummary, encode, read_run_summary
+from harness.record.run_summary import CandidateEntry, RunSummary, read_run_summary
+from harness.task.strict_yaml import to_dict
 from harness.redaction import redact_uri
 from harness.sinks.report.run_folder import read_predictions
 
@@ -55,7 +56,7 @@ def parent_params(summary: RunSummary) -> dict[str, Any]:
         **{key: getattr(summary, key) for key in ("task", "run_id", "split", "created_at")},
         "model": engine["engine_args"]["model"],
         **flatten({key: engine[key] for key in ("mode", "engine_args", "load_profile")}, "engine"),
-        **flatten(encode(summary.gate), "gate"),
+        **flatten(to_dict(summary.gate), "gate"),
         **flatten(summary.data.splits, "data"),
         **flatten({key: getattr(verdict, key) for key in
                    ("adapter_candidate", "baseline_candidate", "adapter_serving")}, "verdict"),
@@ -92,7 +93,7 @@ def parent_metrics(summary: RunSummary) -> dict[str, float | None]:
                             if (value := getattr(verdict, key)) is not None}, "verdict")),
         **_numbers(flatten(verdict.checks, "check")),
         **_numbers(flatten(comparisons, "comparison")),
-        **_numbers(flatten(encode(summary.cost), "cost")),
+        **_numbers(flatten(to_dict(summary.cost), "cost")),
         "engine.adapter_cold_load_s": summary.engine["adapter_cold_load_s"],
         **_numbers(flatten(summary.engine["adapter_serving"], "serving")),
         **_numbers(flatten(summary.adapter_checks or {}, "adapter_checks")),

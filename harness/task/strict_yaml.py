@@ -97,9 +97,11 @@ def yaml_problem(exc: yaml.YAMLError) -> str:
 
 
 def to_dict(spec: Any) -> Any:
-    """A JSON-ready copy of a spec (paths as strings), for the run record."""
+    """A JSON-ready copy of a spec (paths as strings), for the run record; a field whose metadata says
+    `absent_when_none` is left out while it is None (a section a run did not record)."""
     if dataclasses.is_dataclass(spec):
-        return {f.name: to_dict(getattr(spec, f.name)) for f in dataclasses.fields(spec)}
+        return {f.name: to_dict(getattr(spec, f.name)) for f in dataclasses.fields(spec)
+                if not (f.metadata.get("absent_when_none") and getattr(spec, f.name) is None)}
     if isinstance(spec, Mapping):
         return {str(k): to_dict(v) for k, v in spec.items()}
     if isinstance(spec, (list, tuple)):

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.record.run_summary import BaselineSelection, RunSummary, encode
+from harness.record.run_summary import BaselineSelection, RunSummary
+from harness.task.strict_yaml import to_dict
 from harness.sinks.report.blocks import Banner, Bullets, Figure, Section, Table, Text
 from harness.sinks.report.formatting import (MISSING, decision_words, direction_arrow, format_interval,
                                        format_metric, format_number, format_p, format_value,
@@ -102,7 +103,7 @@ def checks_table(summary: RunSummary) -> Table:
     rows = tuple((name, "pass" if check["passed"] else "FAIL", format_number(check["value"]),
                   format_number(check["threshold"]), check.get("reason", ""))
                  for name, check in summary.verdict.checks.items())
-    gate = ", ".join(f"{key} = {format_value(value)}" for key, value in encode(summary.gate).items())
+    gate = ", ".join(f"{key} = {format_value(value)}" for key, value in to_dict(summary.gate).items())
     return Table(("check", "result", "value", "threshold", "reason"), rows, note=f"Gate: {gate}.")
 
 
