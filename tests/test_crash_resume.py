@@ -3,16 +3,18 @@
 The harness runs as a user runs it (`python -m harness.cli compare`, in-process vLLM on the CPU,
 the embedded model, a LoRA trained here), on small splits of the real contracts. The test watches
 the run from outside and kills it when the next stage is under way: `kill -9` mid data build,
-mid-training (after a checkpoint), mid-way through each prompt-only candidate's test batch (two at
-a time in flight, so the batch is provably unfinished; SIGTERM for the last of them, which must end
-with exit 143, status `failed` and no engine process left), mid-way through the merged engine's,
-once summary.json is written (the report still to come), and while MLflow
-logs the finished run, which `harness log` then logs whole. After each kill, every process the
-harness had started (vLLM's engine core and workers) must be gone, by itself or reaped by the next
-run, and each bare `--resume` continues the newest unfinished run. A torn last line (a write cut
-off by a kill) is planted once. At the end every batch holds each record exactly once (no request
-sent twice, the torn line dropped), every batch that was complete at a kill is byte-for-byte
-unchanged, and the run is complete with its report and one finished MLflow parent run.
+mid-training (after a checkpoint), mid-way through the first prompt-only candidate's test batch
+(two requests at a time in flight, so the batch is provably unfinished), SIGTERM mid-way through
+the last one's (it must end with exit 143, status `failed` and no engine process left), `kill -9`
+mid-way through the merged engine's, once summary.json is written (the report still to come), and
+while MLflow logs the finished run, which `harness log` then logs whole. After each kill, every
+process the harness had started (vLLM's engine core and workers) must be gone, by itself or reaped
+by the next run, and each bare `--resume` continues the newest unfinished run. A torn last line (a
+write cut off by a kill) is planted once. At the end every batch holds each record exactly once (no
+request sent twice, the torn line dropped), every batch that was complete at a kill is
+byte-for-byte unchanged, and the run is complete with its report and one finished MLflow parent
+run. The candidates stop after 32 new tokens and training takes one example per step
+(tests/short_answers.py): the test proves resumption, not answer quality.
 """
 
 from __future__ import annotations
@@ -33,14 +35,15 @@ import pytest
 
 from harness.training.model_prep import prepare_default_model
 from harness.task.probes import PROBES
+from short_answers import short_answer_root
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK = "contract_extraction"
 TEST_N, DEV_N, CANARIES = 4, 2, 2
 SIZES = ["--train-size", "16", "--few-shot-pool-size", "4", "--dev-size", str(DEV_N), "--test-size", str(TEST_N), "--slice-records", "0"]
-# 12 optimizer steps: a checkpoint is written at step 10, so the kill in training lands after one. Two requests
-# in flight: when a batch's first line is written, at least two of its four requests are not yet sent.
-RUN = [*SIZES, "--max-steps", "12", "--parity-sample", "0", "--canaries", str(CANARIES), "--serving", "merged",
+# 12 optimizer steps of one example: a checkpoint is written at step 10, so the kill in training lands after one.
+# Two requests in flight: when a batch's first line is written, at least two of its four requests are not yet sent.
+RUN = [*SIZES, "--max-steps", "12", "--batch-size", "1", "--parity-sample", "0", "--canaries", str(CANARIES), "--serving", "merged",
        "--min-records", str(TEST_N), "--concurrency", "2"]
 STAGE_TIMEOUT_S = 1500
 
@@ -52,7 +55,7 @@ class Harness:
 
     def __init__(self, base: Path, name: str, *extra: str) -> None:
         self.log = base / f"{name}.log"
-        args = ["--root", str(ROOT), "--cache-dir", str(base / "cache"), "--reports-dir", str(base / "reports"),
+        args = ["--root", str(base / "root"), "--cache-dir", str(base / "cache"), "--reports-dir", str(base / "reports"),
                 "--tracking-uri", tracking_uri(base)]
         with self.log.open("w") as out:
             self.process = subprocess.Popen([sys.executable, "-m", "harness.cli", "compare", TASK, *args, *RUN, *extra], cwd=ROOT,
@@ -146,7 +149,7 @@ KILLS = [
     ("a training checkpoint", lambda base: lambda: any((p / "state.json").is_file() and not p.name.endswith(".partial")
                                                        for p in (base / "cache" / "adapters").rglob("checkpoint-*")), signal.SIGKILL, False, None),
     *[(f"{label}'s test batch", lambda base, label=label: batch_has(base, f"{label}.test.jsonl", 1), sig, True,
-       f"{label}.test.jsonl") for label, sig in (("best_prompt", signal.SIGKILL), ("few_shot", signal.SIGKILL), ("guided_json", signal.SIGTERM))],
+       f"{label}.test.jsonl") for label, sig in (("best_prompt", signal.SIGKILL), ("guided_json", signal.SIGTERM))],
     ("the merged engine's test batch", lambda base: batch_has(base, "lora_short@merged.test.jsonl", 1), signal.SIGKILL, True,
      "lora_short@merged.test.jsonl"),
     ("summary.json", lambda base: lambda: (run := newest_run(base)) is not None and (run / "summary.json").is_file(), signal.SIGKILL, True, None),
@@ -156,6 +159,7 @@ KILLS = [
 
 def test_a_comparison_killed_at_every_stage_resumes_to_exact_counts(tmp_path: Path) -> None:
     model = prepare_default_model(ROOT / ".cache")
+    short_answer_root(tmp_path / "root", max_tokens=32)
     (tmp_path / "cache" / "models").mkdir(parents=True)
     (tmp_path / "cache" / "models" / model.name).symlink_to(model)
     runs: list[Harness] = []
