@@ -1,9 +1,12 @@
 """The whole product through its real entry point, on the real stack: CPU vLLM, the embedded model,
-real CUAD contracts, a LoRA adapter trained here, a real MLflow store.
+a LoRA adapter trained here, a real MLflow store.
 
-One comparison (small splits) runs once per module; the tests read its run record, its MLflow runs
-(datasets, the registered adapter version) and its report, then prove the gate's three outcomes: the
-trained adapter passes (exit 0, reusing the cached baseline; its version becomes the champion), an
+One comparison runs once per module, on small splits of the task's labelled synthetic contracts:
+their fields sit in varied sentences the adapter learns in 16 optimizer steps, so the passing gate
+is proven on a real adapter without minutes of training (the real CUAD contracts go through the
+same CLI in tests/test_crash_resume.py). The tests read its run record, its MLflow runs (datasets,
+the registered adapter version) and its report, then prove the gate's three outcomes: the trained
+adapter passes (exit 0, reusing the cached baseline; its version becomes the champion), an
 under-trained adapter is blocked (exit 1), an adapter for another base model stops before any
 scoring (exit 2). `harness curve` runs on the same data and cache, so its baselines are the
 comparison's, and its smallest adapter is the under-trained one the gate blocks (resuming a run
@@ -27,22 +30,19 @@ from harness.training.model_prep import prepare_default_model
 ROOT = Path(__file__).resolve().parents[1]
 TASK = "contract_extraction"
 GIB = 1 << 30
-SLICE_N = 3  # records per edge-case slice; the same in every command, so the gate and the curve reuse the comparison's baseline
-SIZES = ["--train-size", "96", "--few-shot-pool-size", "4", "--dev-size", "4", "--test-size", "24", "--excerpt-tokens", "192",
-         "--slice-records", str(SLICE_N)]
-# The default recipe on more examples: about six minutes of training on a 2-core AVX2 CPU. (48 excerpts of
-# 160 tokens for 3 epochs at lr 2e-3 was measured too weak here: dev loss 0.148 and still falling, field F1
-# 0.30 vs few-shot's 0.08 on 12 records, not_proven at Holm p=0.63.)
-TRAIN = ["--epochs", "2", "--learning-rate", "1e-3"]
-# 24 test records: on 16 only 8 differed between the adapter and the baseline in a rehearsal (exact permutation
-# p 0.0078, Holm 0.031), one record short of failing alpha; more records keep the passing gate's proof robust.
-TEST_N = 24
+SLICE_N = 1  # records per edge-case slice; the same in every command, so the gate and the curve reuse the comparison's baseline
+TEST_N = 20  # the task's default min_records: fewer would make every verdict not_proven
+SIZES = ["--synthetic", "--train-size", "32", "--few-shot-pool-size", "4", "--dev-size", "4", "--test-size", str(TEST_N),
+         "--excerpt-tokens", "96", "--slice-records", str(SLICE_N)]
+# 32 examples for 2 epochs at lr 2e-3: 16 optimizer steps of 4 (about a minute with bf16). Measured with these sizes on 24 test
+# records: merged adapter field F1 0.69 against few-shot's 0.25 (Holm p 0.0003, the CI's worse end +0.30). Half of it (16
+# examples, 8 steps) left dev loss at 0.37 and the adapter at F1 0.00: not enough.
+TRAIN = ["--epochs", "2", "--learning-rate", "2e-3"]
 CURVE_SIZES = (4, 8)
 # The gates face every default candidate (the strongest prompt-only one on dev is the baseline) and
-# reuse the comparison's cached baseline batches; they serve the adapter merged only. The test split is
-# below the default min_records (20); VERDICT lowers it to prove the three outcomes quickly.
-VERDICT = ["--min-records", str(TEST_N)]
-GATE = ["--serving", "merged", "--parity-sample", "2", *VERDICT]
+# reuse the comparison's cached baseline batches; they serve the adapter merged only. The PEFT parity
+# check (generating with transformers, tens of seconds) is the comparison's to prove, not theirs.
+GATE = ["--serving", "merged", "--parity-sample", "0"]
 # The comparison serves the adapter both ways (on the CPU the default is merged only).
 BOTH_SERVINGS = ["--serving", "dynamic,merged"]
 
@@ -87,7 +87,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 
 @pytest.fixture(scope="module")
 def compared(workspace: Workspace) -> tuple[Path, dict]:
-    done = harness(workspace, "compare", TASK, *workspace.args(), *SIZES, *VERDICT, *TRAIN, *BOTH_SERVINGS, "--parity-sample", "3",
+    done = harness(workspace, "compare", TASK, *workspace.args(), *SIZES, *TRAIN, *BOTH_SERVINGS, "--parity-sample", "3",
                    "--tracking-uri", workspace.tracking_uri, log="compare")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "VERDICT:" in done.stdout
@@ -175,7 +175,7 @@ def test_compare_proves_the_adapter_before_scoring_it(compared: tuple[Path, dict
     engine = summary["engine"]
     assert engine["mode"] == "inprocess" and engine["load_profile"]["concurrency"] == 8
     assert engine["adapter_cold_load_s"] > 0 and set(engine["adapter_serving"]) == {"dynamic", "merged"}
-    assert summary["data"]["splits"]["test"]["origin"] == "cuad"
+    assert summary["data"]["splits"]["test"]["origin"] == "synthetic"
 
 
 def test_compare_logs_one_parent_and_a_child_per_candidate(compared: tuple[Path, dict], workspace: Workspace) -> None:
@@ -254,8 +254,8 @@ def test_a_passing_gate_makes_its_adapter_version_the_champion(gated: tuple[subp
 def curve(compared: tuple[Path, dict], workspace: Workspace) -> dict:
     """`harness curve` over two tiny nested training sizes, on the comparison's data and cache."""
     sizes = ",".join(map(str, CURVE_SIZES))
-    done = harness(workspace, "curve", TASK, *workspace.args(), *SIZES, *VERDICT, "--max-steps", "2", "--learning-rate", "1e-3",
-                   "--parity-sample", "1", "--no-mlflow", "--sizes", sizes, log="curve")
+    done = harness(workspace, "curve", TASK, *workspace.args(), *SIZES, "--max-steps", "2", "--learning-rate", "1e-3",
+                   "--parity-sample", "0", "--no-mlflow", "--sizes", sizes, log="curve")
     assert done.returncode == 0, done.stderr[-3000:]
     (folder,) = (workspace.reports / TASK).glob("curve-*")
     return json.loads((folder / "curve.json").read_text()) | {"folder": str(folder)}
