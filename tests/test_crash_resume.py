@@ -55,7 +55,7 @@ class Harness:
 
     def __init__(self, base: Path, name: str, *extra: str) -> None:
         self.log = base / f"{name}.log"
-        args = ["--root", str(base / "root"), "--cache-dir", str(base / "cache"), "--reports-dir", str(base / "reports"),
+        args = ["--root", str(project_root(base)), "--cache-dir", str(base / "cache"), "--reports-dir", str(base / "reports"),
                 "--tracking-uri", tracking_uri(base)]
         with self.log.open("w") as out:
             self.process = subprocess.Popen([sys.executable, "-m", "harness.cli", "compare", TASK, *args, *RUN, *extra], cwd=ROOT,
@@ -104,6 +104,11 @@ def wait_gone(run: Harness, within_s: float) -> list[str]:
     while run.survivors() and time.monotonic() < deadline:
         time.sleep(0.5)
     return run.survivors()
+
+
+def project_root(base: Path) -> Path:
+    """The short-answer project folder every run of the test is started with."""
+    return base / "root"
 
 
 def tracking_uri(base: Path) -> str:
@@ -159,7 +164,7 @@ KILLS = [
 
 def test_a_comparison_killed_at_every_stage_resumes_to_exact_counts(tmp_path: Path) -> None:
     model = prepare_default_model(ROOT / ".cache")
-    short_answer_root(tmp_path / "root", max_tokens=32)
+    short_answer_root(project_root(tmp_path), max_tokens=32)
     (tmp_path / "cache" / "models").mkdir(parents=True)
     (tmp_path / "cache" / "models" / model.name).symlink_to(model)
     runs: list[Harness] = []
