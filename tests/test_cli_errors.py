@@ -113,6 +113,21 @@ def test_installed_command_exits_2_without_traceback(tmp_path: Path) -> None:
         f"harness: error: {tmp_path}: not a model folder (no config.json) (pass a Hugging Face-style model folder)"]
 
 
+@pytest.mark.parametrize("command", [["compare", "no_such_task"], ["gate", "no_such_task", "--adapter", "/tmp"], ["train", "no_such_task"],
+                                     ["tune-prompt", "no_such_task"], ["curve", "no_such_task", "--sizes", "4,8"]])
+def test_a_bad_task_fails_before_the_pipeline_is_imported(command: list[str]) -> None:
+    """Flags and task files are resolved first: a typo costs a fraction of a second, not the import of
+    torch, scipy and the stages (seconds on a small CPU, paid by every bad-input run)."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "harness.cli", *command, "--root", str(ROOT)],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 2
+    errors = [line for line in done.stderr.splitlines() if not line.startswith("import time:")]
+    assert len(errors) == 1 and errors[0].startswith("harness: error: ") and "no_such_task" in errors[0], errors
+    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "harness.task.specs" in imported  # the check ran on the task files
+    assert not imported & {"torch", "scipy", "harness.pipeline.compare", "harness.pipeline.curve", "harness.cli.training_command"}
+
+
 @pytest.mark.parametrize("command", [["compare"], ["gate", "--adapter", "/tmp"], ["tune-prompt"], ["curve", "--sizes", "4,8"]])
 def test_every_engine_command_resolves_its_configuration(command: list[str]) -> None:
     from harness.cli import build_parser

@@ -13,7 +13,7 @@ import pytest
 from harness.engine.types import GenerationRequest, GenerationResult, RequestFailed
 from harness.errors import HarnessError
 from harness.engine.prediction_log import Prediction, append_prediction, read_predictions
-from harness.serve.predict import Batch, LoadProfile, run_batch
+from harness.serve.predict import WARMUP_MAX_TOKENS, Batch, LoadProfile, run_batch
 
 Behaviour = Callable[[str, int], Any]  # (record id, call number for that record) -> text, or raises / sleeps
 
@@ -25,10 +25,12 @@ class FakeEngine:
         self.behaviour = dict(behaviour or {})
         self.delay_s = delay_s
         self.seen: list[str] = []  # request ids, in the order received
+        self.max_tokens: dict[str, int] = {}  # request id -> the max_tokens it was sent with
         self.calls: dict[str, int] = {}
 
     async def generate(self, request: GenerationRequest) -> GenerationResult:
         self.seen.append(request.request_id)
+        self.max_tokens[request.request_id] = request.max_tokens
         record_id = request.request_id.split(":")[-2] if ":try" in request.request_id else request.request_id.split(":")[-1]
         self.calls[record_id] = self.calls.get(record_id, 0) + 1
         await asyncio.sleep(self.delay_s)
@@ -82,6 +84,14 @@ def test_warmup_is_sent_first_and_not_logged(tmp_path: Path) -> None:
     assert engine.seen[:2] == ["warmup:cand:test:r1", "warmup:cand:test:r2"]
     assert sorted(engine.real_calls()) == ["cand:test:r1:try1", "cand:test:r2:try1", "cand:test:r3:try1"]
     assert len(logged_ids(work.log_path)) == 3  # three predictions, no warm-up lines
+
+
+def test_warmup_requests_generate_a_few_tokens_and_real_ones_their_full_budget(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    requests = {"r1": GenerationRequest("cand:test:r1", (1, 2, 3), 200), "r2": GenerationRequest("cand:test:r2", (1, 2), 4)}
+    asyncio.run(run_batch(engine, Batch("cand", "test", requests, tmp_path / "cand.test.jsonl"), profile(warmup_requests=2)))
+    assert engine.max_tokens == {"warmup:cand:test:r1": WARMUP_MAX_TOKENS, "warmup:cand:test:r2": 4,
+                                 "cand:test:r1:try1": 200, "cand:test:r2:try1": 4}
 
 
 def test_results_are_logged_as_they_complete(tmp_path: Path) -> None:

@@ -103,9 +103,10 @@ def print_results(summary: RunSummary, run_dir: Path) -> None:
 
 def compare(args: argparse.Namespace) -> int:
     from harness.cli.config import resolve_run_config
+
+    config = resolve_run_config(args)  # before the pipeline's import (torch, scipy): bad flags fail in a second
     from harness.pipeline.compare import run_comparison
 
-    config = resolve_run_config(args)
     outcome = run_comparison(config)
     finish_run(outcome)
     if config.tracking_uri:
@@ -115,13 +116,14 @@ def compare(args: argparse.Namespace) -> int:
 
 def gate(args: argparse.Namespace) -> int:
     from harness.cli.config import resolve_gate_config
-    from harness.pipeline.compare import run_comparison
-    from harness.sinks.gate_outputs import PASSING_DECISION, junit_xml, pr_comment_markdown
 
     config = dataclasses.replace(resolve_gate_config(args), reuse_baseline=not args.fresh_baseline)
     if not any(c.adapter for c in config.candidates):
         raise HarnessError("the gate judges an adapter, but no candidate uses one", "--candidates", "add an adapter candidate (e.g. lora_short)")
     prepare_output_folders(("--junit", args.junit), ("--markdown", args.markdown))
+    from harness.pipeline.compare import run_comparison
+    from harness.sinks.gate_outputs import PASSING_DECISION, junit_xml, pr_comment_markdown
+
     print("[gate] thresholds: " + json.dumps(dataclasses.asdict(config.task.gate)), flush=True)
     outcome = run_comparison(config)
     summary = finish_run(outcome)
@@ -172,17 +174,21 @@ def prepare_output_folders(*outputs: tuple[str, Path | None]) -> None:
 
 def train(args: argparse.Namespace) -> int:
     from harness.cli.config import resolve_training_config
+
+    config = resolve_training_config(args)
     from harness.cli.training_command import run_training
 
-    run_training(resolve_training_config(args))
+    run_training(config)
     return 0
 
 
 def tune_prompt(args: argparse.Namespace) -> int:
     from harness.cli.config import resolve_tuning_config
+
+    config = resolve_tuning_config(args)
     from harness.cli.tuning_command import run_prompt_search
 
-    run_prompt_search(resolve_tuning_config(args))
+    run_prompt_search(config)
     return 0
 
 
@@ -219,7 +225,9 @@ def data(args: argparse.Namespace) -> int:
 
 def curve(args: argparse.Namespace) -> int:
     from harness.cli.config import resolve_curve_config
+
+    config = resolve_curve_config(args)
     from harness.pipeline.curve import run_curve
 
-    run_curve(resolve_curve_config(args))
+    run_curve(config)
     return 0

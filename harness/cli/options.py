@@ -13,7 +13,7 @@ from pathlib import Path
 
 from harness.score.cost import DEFAULT_PRICE_USD_PER_HOUR
 from harness.engine.runtime import DEFAULT_PRELOAD, PRELOAD_CHOICES
-from harness.serve.predict import LoadProfile
+from harness.serve.predict import WARMUP_MAX_TOKENS, LoadProfile
 from harness.pipeline.run_config import DEFAULT_CANDIDATES, AdapterOptions
 from harness.record.run_record import RESUME_UNFINISHED
 from harness.task.specs import MIN_EXCERPT_TOKENS, EffectBasis, PrimaryMetric
@@ -67,7 +67,7 @@ def add_engine(parser: argparse.ArgumentParser) -> None:
                        help=f"CPU engine only: libraries preloaded into vLLM's processes, one of {', '.join(PRELOAD_CHOICES)} (default {DEFAULT_PRELOAD}, measured by `make bench`)")
     load = LoadProfile()
     group.add_argument("--concurrency", type=int, default=load.concurrency, help="requests in flight (the same for every candidate)")
-    group.add_argument("--warmup", type=int, default=load.warmup_requests, help="unrecorded warm-up requests per batch")
+    group.add_argument("--warmup", type=int, default=load.warmup_requests, help=f"unrecorded warm-up requests per batch, each cut to {WARMUP_MAX_TOKENS} generated tokens")
     group.add_argument("--timeout", type=float, default=load.timeout_s, help="seconds before a request counts as timed out")
     group.add_argument("--attempts", type=int, default=load.max_attempts, help="tries per request before it is recorded as failed")
 

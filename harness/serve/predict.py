@@ -1,7 +1,9 @@
 """Send one candidate's requests to an engine under a fixed load profile and log each result.
 
 The same `LoadProfile` (concurrency, warm-up requests, timeout, attempts) applies to every
-candidate, so latencies compare like with like. Warm-up requests are sent first and not recorded.
+candidate, so latencies compare like with like. Warm-up requests are sent first and not recorded;
+each generates at most `WARMUP_MAX_TOKENS`, enough to run the engine's prefill and decode paths once
+without paying for a whole answer before every batch.
 Each finished request is appended to the candidate's prediction log at once; requests already in
 the log are skipped (resume). A request the engine fails (`RequestFailed`) or that times out is
 retried up to the profile's attempts and then recorded as a failure with its reason; a timed-out
@@ -23,6 +25,9 @@ from tqdm import tqdm
 from harness.engine.types import Engine, GenerationRequest, GenerationResult, RequestFailed
 from harness.errors import HarnessError
 from harness.engine.prediction_log import Prediction, append_prediction, read_predictions
+
+
+WARMUP_MAX_TOKENS = 8
 
 
 @dataclass(frozen=True)
@@ -85,10 +90,12 @@ async def send_pending(engine: Engine, batch: Batch, profile: LoadProfile, pendi
 
 
 async def warm_up(engine: Engine, requests: Sequence[GenerationRequest], timeout_s: float) -> None:
-    """Send warm-up copies of the first requests; their results are discarded. A failed warm-up is
-    printed, not raised: the real requests that follow are retried and recorded with their errors.
-    Only a failed request or a time-out counts as a failed warm-up; anything else is a bug and raises."""
-    copies = [dataclasses.replace(r, request_id=f"warmup:{r.request_id}") for r in requests]
+    """Send warm-up copies of the first requests, cut to `WARMUP_MAX_TOKENS`; their results are discarded.
+    A failed warm-up is printed, not raised: the real requests that follow are retried and recorded with
+    their errors. Only a failed request or a time-out counts as a failed warm-up; anything else is a bug
+    and raises."""
+    copies = [dataclasses.replace(r, request_id=f"warmup:{r.request_id}", max_tokens=min(r.max_tokens, WARMUP_MAX_TOKENS))
+              for r in requests]
     outcomes = await asyncio.gather(*(asyncio.wait_for(engine.generate(r), timeout_s) for r in copies), return_exceptions=True)
     for outcome in outcomes:
         if isinstance(outcome, (asyncio.TimeoutError, RequestFailed)):
