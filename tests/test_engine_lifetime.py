@@ -129,3 +129,39 @@ def test_a_live_harness_keeps_its_engine(tmp_path: Path) -> None:
         driver.terminate()
         driver.wait(timeout=30)
         assert gone([child, free])
+
+
+def test_a_harness_guarding_again_keeps_what_it_recorded(tmp_path: Path) -> None:
+    """`harness curve` runs one comparison per size in one process: each guards the same folder, and
+    the next one must not take the process's own recorded descendants for an earlier run's orphans."""
+    again = DRIVER.replace('how = sys.argv[2]', 'print(lifetime.guard(Path(sys.argv[1])), flush=True)\nhow = sys.argv[2]')
+    driver = subprocess.Popen([sys.executable, "-c", again, str(tmp_path / "engines"), "wait"], stdout=subprocess.PIPE, text=True,
+                              env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    try:
+        pids = [int(p) for p in driver.stdout.readline().split()]
+        second_guard = driver.stdout.readline().strip()
+        assert second_guard == "[]", second_guard
+        assert all(alive(pid) for pid in pids)
+    finally:
+        driver.terminate()
+        driver.wait(timeout=30)
+        assert gone(pids)
+
+
+def test_an_orphan_whose_owner_pid_was_reused_is_reaped(tmp_path: Path) -> None:
+    """The pid file names a live process as owner, but one started at another time: the pid was
+    reused, the recording harness is dead, and its orphan is killed."""
+    orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+    try:
+        pid_dir = tmp_path / "engines"
+        pid_dir.mkdir()
+        (pid_dir / f"{orphan.pid}.json").write_text(json.dumps({
+            "pid": orphan.pid, "owner_pid": os.getpid(), "owner_started": psutil.Process().create_time() - 3600,
+            "started": psutil.Process(orphan.pid).create_time(), "command": ["sleep"], "group": False}))
+        from harness.engine.lifetime import reap_orphans
+
+        assert reap_orphans(pid_dir) == [orphan.pid]
+        orphan.wait(timeout=15)
+    finally:
+        if orphan.poll() is None:
+            orphan.kill()

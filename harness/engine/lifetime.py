@@ -8,8 +8,8 @@ hangs). Killing sends SIGTERM, waits a short grace, then SIGKILL (vLLM workers c
 Every other descendant of this process (an in-process engine's core and workers, recorded in pid
 files once started) is killed the same way at exit. After a `kill -9` of the harness nothing of
 this can run (and an orphaned vLLM worker spins on a core), so `guard` first reaps the groups and
-processes that a dead harness recorded (checking each process's start time, so a reused pid is left
-alone). This module knows processes and signals, nothing of vLLM or tasks.
+processes that a dead harness recorded (checking each process's start time, and its owner's, so a
+reused pid is left alone and a live harness, the caller included, keeps what it recorded). This module knows processes and signals, nothing of vLLM or tasks.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def spawn(command: Sequence[str], env: Mapping[str, str] | None = None) -> subpr
     pid_file = None
     if _state["pid_dir"] is not None:
         pid_file = _state["pid_dir"] / f"{process.pid}.json"
-        pid_file.write_text(json.dumps({"pid": process.pid, "owner_pid": os.getpid(), "started": psutil.Process(process.pid).create_time(),
+        pid_file.write_text(json.dumps({"pid": process.pid, **_owner(), "started": psutil.Process(process.pid).create_time(),
                                         "command": list(command)}))
     _children[process.pid] = pid_file
     install()
@@ -90,7 +90,7 @@ def record_descendants() -> None:
         if child.pid in _children or pid_file.exists():
             continue
         try:
-            entry = {"pid": child.pid, "owner_pid": os.getpid(), "started": child.create_time(), "command": child.cmdline(), "group": False}
+            entry = {"pid": child.pid, **_owner(), "started": child.create_time(), "command": child.cmdline(), "group": False}
         except psutil.Error:
             continue
         pid_file.write_text(json.dumps(entry))
@@ -170,8 +170,9 @@ def reap_orphans(pid_dir: Path) -> list[int]:
             entry = json.loads(pid_file.read_text())
         except (OSError, ValueError):
             continue
-        if psutil.pid_exists(int(entry["owner_pid"])) and int(entry["owner_pid"]) != os.getpid():
-            continue  # its harness still runs; that run owns it
+        owner = int(entry["owner_pid"])
+        if _same_process(owner, entry["owner_started"]) if "owner_started" in entry else psutil.pid_exists(owner):
+            continue  # its harness still runs (this very process included: a curve's next point); that run owns it
         if _same_process(int(entry["pid"]), float(entry["started"])):
             print(f"[engine] killing an engine left running by an earlier harness run (pid {entry['pid']})", flush=True)
             if entry.get("group", True):
@@ -182,6 +183,11 @@ def reap_orphans(pid_dir: Path) -> list[int]:
             reaped.append(int(entry["pid"]))
         pid_file.unlink(missing_ok=True)
     return reaped
+
+
+def _owner() -> dict[str, float | int]:
+    """Who records a pid file: this process, by pid and start time (a pid alone may be reused)."""
+    return {"owner_pid": os.getpid(), "owner_started": psutil.Process().create_time()}
 
 
 def _same_process(pid: int, started: float) -> bool:
