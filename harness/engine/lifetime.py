@@ -9,7 +9,8 @@ Every other descendant of this process (an in-process engine's core and workers,
 files once started) is killed the same way at exit. After a `kill -9` of the harness nothing of
 this can run (and an orphaned vLLM worker spins on a core), so `guard` first reaps the groups and
 processes that a dead harness recorded (checking each process's start time, and its owner's, so a
-reused pid is left alone and a live harness, the caller included, keeps what it recorded). This module knows processes and signals, nothing of vLLM or tasks.
+reused pid is left alone and a live harness, the caller included, keeps what it recorded). This
+module knows processes and signals, nothing of vLLM or tasks.
 """
 
 from __future__ import annotations
