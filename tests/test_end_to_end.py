@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.engine.types import EngineSettings
 from harness.training.model_prep import prepare_default_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,11 +39,6 @@ SIZES = ["--synthetic", "--train-size", "32", "--few-shot-pool-size", "4", "--de
 # records: merged adapter field F1 0.69 against few-shot's 0.25 (Holm p 0.0003, the CI's worse end +0.30). Half of it (16
 # examples, 8 steps) left dev loss at 0.37 and the adapter at F1 0.00: not enough.
 TRAIN = ["--epochs", "2", "--learning-rate", "2e-3"]
-# Every serving command keeps up to 16 requests in flight, the engine's batch limit (the default is 8):
-# vLLM on the CPU generates more tokens per second in larger batches, and this module measures mechanics,
-# not latency under a particular load. The load profile is part of the baseline cache key, so the gates
-# and the curve pass the same.
-LOAD = ["--concurrency", "16"]
 CURVE_SIZES = (4, 8)
 # The gates face every default candidate (the strongest prompt-only one on dev is the baseline) and
 # reuse the comparison's cached baseline batches; they serve the adapter merged only. The PEFT parity
@@ -92,7 +88,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 
 @pytest.fixture(scope="module")
 def compared(workspace: Workspace) -> tuple[Path, dict]:
-    done = harness(workspace, "compare", TASK, *workspace.args(), *SIZES, *LOAD, *TRAIN, *BOTH_SERVINGS, "--parity-sample", "3",
+    done = harness(workspace, "compare", TASK, *workspace.args(), *SIZES, *TRAIN, *BOTH_SERVINGS, "--parity-sample", "3",
                    "--tracking-uri", workspace.tracking_uri, log="compare")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "VERDICT:" in done.stdout
@@ -178,7 +174,7 @@ def test_compare_proves_the_adapter_before_scoring_it(compared: tuple[Path, dict
     manifest = summary["adapter"]["manifest"]
     assert summary["adapter"]["key"] == manifest["key"] and manifest["train_seconds"] > 0 and manifest["dev_loss"] < 0.5
     engine = summary["engine"]
-    assert engine["mode"] == "inprocess" and engine["load_profile"]["concurrency"] == 16
+    assert engine["mode"] == "inprocess" and engine["load_profile"]["concurrency"] == EngineSettings.max_num_seqs
     assert engine["adapter_cold_load_s"] > 0 and set(engine["adapter_serving"]) == {"dynamic", "merged"}
     assert summary["data"]["splits"]["test"]["origin"] == "synthetic"
 
@@ -227,7 +223,7 @@ def gated(compared: tuple[Path, dict], workspace: Workspace) -> tuple[subprocess
     """The gate over the trained adapter, logged to the comparison's MLflow store."""
     _, summary = compared
     junit, comment = workspace.base / "gate.xml", workspace.base / "gate.md"
-    done = harness(workspace, "gate", TASK, *workspace.args(), *SIZES, *LOAD, *GATE, "--adapter", summary["adapter"]["path"],
+    done = harness(workspace, "gate", TASK, *workspace.args(), *SIZES, *GATE, "--adapter", summary["adapter"]["path"],
                    "--junit", str(junit), "--markdown", str(comment), "--tracking-uri", workspace.tracking_uri, log="gate-pass")
     run_dir = latest_run(workspace)
     return done, run_dir, json.loads((run_dir / "summary.json").read_text())
@@ -259,7 +255,7 @@ def test_a_passing_gate_makes_its_adapter_version_the_champion(gated: tuple[subp
 def curve(compared: tuple[Path, dict], workspace: Workspace) -> dict:
     """`harness curve` over two tiny nested training sizes, on the comparison's data and cache."""
     sizes = ",".join(map(str, CURVE_SIZES))
-    done = harness(workspace, "curve", TASK, *workspace.args(), *SIZES, *LOAD, "--max-steps", "2", "--learning-rate", "1e-3",
+    done = harness(workspace, "curve", TASK, *workspace.args(), *SIZES, "--max-steps", "2", "--learning-rate", "1e-3",
                    "--parity-sample", "0", "--no-mlflow", "--sizes", sizes, log="curve")
     assert done.returncode == 0, done.stderr[-3000:]
     (folder,) = (workspace.reports / TASK).glob("curve-*")
@@ -281,7 +277,7 @@ def test_curve_runs_nested_sizes_and_writes_the_curve(curve: dict) -> None:
 def test_gate_blocks_an_undertrained_adapter_reusing_the_baseline(curve: dict, workspace: Workspace) -> None:
     smallest = json.loads((Path(curve["points"][0]["run_dir"]) / "summary.json").read_text())
     adapter = smallest["adapter"]["path"]  # two optimizer steps on four examples
-    done = harness(workspace, "gate", TASK, *workspace.args(), *SIZES, *LOAD, *GATE, "--adapter", adapter, "--no-mlflow", log="gate-degraded")
+    done = harness(workspace, "gate", TASK, *workspace.args(), *SIZES, *GATE, "--adapter", adapter, "--no-mlflow", log="gate-degraded")
     gated = json.loads((latest_run(workspace) / "summary.json").read_text())
     assert done.returncode == 1, done.stderr[-2000:]
     assert gated["verdict"]["decision"] in ("not_proven", "adapter_loses")
@@ -315,7 +311,7 @@ def test_gate_stops_an_adapter_for_another_base_before_scoring(workspace: Worksp
     model = get_peft_model(LlamaForCausalLM.from_pretrained(other_base), LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
     model.save_pretrained(tmp_path / "foreign-adapter")
     runs_before = set((workspace.reports / TASK).glob("2*"))
-    done = harness(workspace, "gate", TASK, *workspace.args(), *SIZES, *LOAD, *GATE, "--adapter", str(tmp_path / "foreign-adapter"),
+    done = harness(workspace, "gate", TASK, *workspace.args(), *SIZES, *GATE, "--adapter", str(tmp_path / "foreign-adapter"),
                    "--no-mlflow", log="gate-foreign")
     assert done.returncode == 2
     assert "trained on base model" in done.stderr and "Traceback" not in done.stderr

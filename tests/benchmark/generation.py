@@ -5,7 +5,7 @@ builds the same token-id prompts every variant gets (synthetic contract excerpts
 short adapter prompt, rendered with the model's chat template), starts one engine and times
 greedy generation of all prompts at once, after one untimed warm-up request. `harness` sends them
 through the harness's own serving path (InProcessEngine + predict.run_batch, concurrency = all
-prompts); `raw` calls vLLM's `LLM.generate` on the same ids with the same sampling. With an
+prompts unless `--concurrency` says fewer); `raw` calls vLLM's `LLM.generate` on the same ids with the same sampling. With an
 adapter, the harness engine also measures the same prompts through a LoRARequest. The engine's
 process environment (preloads, thread binding) is whatever this process was started with, so the
 parent chooses each variant's. Prints one JSON object. It knows nothing of scoring.
@@ -46,7 +46,8 @@ def requests_for(ids: list[list[int]], max_tokens: int, adapter: str | None) -> 
     return {f"r{i}": GenerationRequest(f"{adapter or 'base'}-{i}", tuple(p), max_tokens, adapter=adapter) for i, p in enumerate(ids)}
 
 
-async def harness_rates(settings: EngineSettings, ids: list[list[int]], max_tokens: int, adapter: str | None) -> dict[str, Any]:
+async def harness_rates(settings: EngineSettings, ids: list[list[int]], max_tokens: int, adapter: str | None,
+                        concurrency: int) -> dict[str, Any]:
     from harness.engine.inprocess import InProcessEngine
     from harness.serve.predict import Batch, LoadProfile, run_batch
 
@@ -64,7 +65,7 @@ async def harness_rates(settings: EngineSettings, ids: list[list[int]], max_toke
             with tempfile.TemporaryDirectory() as folder:
                 batch = Batch(label, "bench", batch_requests, Path(folder) / "log.jsonl")
                 began = time.perf_counter()
-                predictions = await run_batch(engine, batch, LoadProfile(concurrency=len(ids), warmup_requests=0))
+                predictions = await run_batch(engine, batch, LoadProfile(concurrency=concurrency, warmup_requests=0))
                 result[label] = rate(time.perf_counter() - began, sum(p.completion_tokens for p in predictions), len(ids))
     finally:
         engine.close()
@@ -101,6 +102,7 @@ def main() -> None:
     parser.add_argument("--adapter", type=Path)
     parser.add_argument("--prompts", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--concurrency", type=int, help="harness engine: requests in flight (default: all prompts at once)")
     parser.add_argument("--kv-cache-gib", type=float, default=1.0)
     args = parser.parse_args()
     settings = EngineSettings(model_dir=str(args.model), dtype=args.dtype, max_model_len=2048, kv_cache_gib=args.kv_cache_gib)
@@ -108,7 +110,8 @@ def main() -> None:
     if args.engine == "raw":
         result = raw_rates(settings, ids, args.max_tokens)
     else:
-        result = asyncio.run(harness_rates(settings, ids, args.max_tokens, str(args.adapter) if args.adapter else None))
+        result = asyncio.run(harness_rates(settings, ids, args.max_tokens, str(args.adapter) if args.adapter else None,
+                                           args.concurrency or len(ids)))
     result["prompt_tokens_mean"] = round(sum(map(len, ids)) / len(ids), 1)
     print("BENCH-RESULT " + json.dumps(result), flush=True)
 
