@@ -92,7 +92,7 @@ def variants(model: Path, adapter: Path | None, merged: Path | None) -> dict[str
 
 
 def generation(model: Path, dtype: str, adapter: Path | None, merged: Path | None, only: set[str] | None) -> dict[str, Any]:
-    """Run every generation variant (or those in `only`), each in its own process; add the harness/raw ratio."""
+    """Run every generation variant (or those in `only`), each in its own process; add the ratios between them."""
     results: dict[str, Any] = {}
     for name, (served, extra, env) in variants(model, adapter, merged).items():
         if only and name not in only:
@@ -100,13 +100,15 @@ def generation(model: Path, dtype: str, adapter: Path | None, merged: Path | Non
         print(f"[bench] generation: {name}", flush=True)
         command = [sys.executable, str(HERE / "generation.py"), "--model", str(served), "--dtype", dtype, *extra]
         results[name] = run_json(command, env) | {"environment": env}
-    if "base" in results.get("raw_vllm", {}) and "base" in results.get("default", {}):
-        harness_s, raw_s = results["default"]["base"]["seconds"], results["raw_vllm"]["base"]["seconds"]
-        results["harness_over_raw_seconds_ratio"] = round(harness_s / raw_s, 3)
-    if "base" in results.get("concurrency_8", {}) and "base" in results.get("default", {}):
-        all_at_once, eight = results["default"]["base"]["output_tokens_per_s"], results["concurrency_8"]["base"]["output_tokens_per_s"]
-        results["all_in_flight_over_8_in_flight_tokens_per_s_ratio"] = round(all_at_once / eight, 3)
-    return results
+    return results | variant_ratios(results)
+
+
+def variant_ratios(results: dict[str, Any]) -> dict[str, float]:
+    """Base-serving ratios between variants measured in this run: (name, numerator, denominator, field)."""
+    ratios = (("harness_over_raw_seconds_ratio", "default", "raw_vllm", "seconds"),
+              ("all_in_flight_over_8_in_flight_tokens_per_s_ratio", "default", "concurrency_8", "output_tokens_per_s"))
+    base = {name: entry["base"] for name, entry in results.items() if "base" in entry}
+    return {name: round(base[top][field] / base[bottom][field], 3) for name, top, bottom, field in ratios if top in base and bottom in base}
 
 
 def main() -> int:
