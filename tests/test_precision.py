@@ -34,6 +34,21 @@ def test_auto_picks_bfloat16_only_where_this_cpu_computes_it_natively() -> None:
         assert probe.bf16_ratio < NATIVE_BF16_MIN_RATIO and "float32" in decision.reason
 
 
+def test_three_rounds_confirm_a_reported_native_bf16_and_one_records_the_figures_otherwise() -> None:
+    # On this machine: torch's own report decides how much confirming the probe does.
+    probe = decide_precision("cpu").probe
+    assert probe.rounds == (precision.PROBE_ROUNDS if torch_reports_native_bf16() else 1)
+
+
+@pytest.mark.parametrize(("flags", "calls"), [([], 2), (["avx512_bf16"], 6)])
+def test_the_probe_times_each_dtype_once_per_round(monkeypatch, tmp_path: Path, flags: list[str], calls: int) -> None:
+    timed = []
+    monkeypatch.setattr(precision, "native_cpu_flags", lambda: flags)
+    monkeypatch.setattr(precision, "_gflops", lambda torch, dtype, device: timed.append(dtype) or 10.0)
+    decide_precision("cpu", memo_dir=tmp_path)
+    assert len(timed) == calls
+
+
 def test_the_decision_records_the_cpu_and_its_flags() -> None:
     recorded = decide_precision("cpu").to_dict()
     assert recorded["cpu"]["model"] and recorded["cpu"]["cores"] >= 1

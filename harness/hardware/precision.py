@@ -3,7 +3,8 @@
 bfloat16 only where the hardware computes it natively: a CUDA device that supports it, or a CPU
 that torch reports with AVX512-BF16 or AMX tiles *and* whose bfloat16 matmul is confirmed fast by
 a short probe (a small matmul in each dtype, best of three interleaved rounds, about half a
-second). Otherwise float32 on the CPU and float16 on a CUDA device without bf16. Given a cache
+second; one round where torch already reports no native bf16, since there is nothing to confirm and
+the figures are only recorded). Otherwise float32 on the CPU and float16 on a CUDA device without bf16. Given a cache
 folder, the hardware verdict (native or not, and the probe behind it) is remembered per machine
 (host, CPU model and flags, torch version and capability, GPU) in `<cache>/precision/`, so every
 run and every resume on one machine computes in the same dtype even when a probe taken under load
@@ -31,7 +32,7 @@ DEVICES = ("auto", "cpu", "cuda")
 RELEVANT_CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile", "fma")
 PROBE_SHAPE = (256, 576, 768)  # rows x inner x columns: one decoder-projection-sized matmul
 PROBE_SECONDS = 0.08
-PROBE_ROUNDS = 3  # interleaved float32/bfloat16 rounds; each dtype's best round counts (load only slows a round)
+PROBE_ROUNDS = 3  # interleaved float32/bfloat16 rounds confirming native bf16; each dtype's best round counts (load only slows a round)
 PRECISION_MEMO = "precision"
 # bf16 counts as native only when its matmul is at least this fraction of float32's speed.
 NATIVE_BF16_MIN_RATIO = 0.5
@@ -45,6 +46,7 @@ class MatmulProbe:
     float32_gflops: float
     bfloat16_gflops: float
     seconds: float
+    rounds: int = PROBE_ROUNDS  # memos written before rounds were recorded had three
 
     @property
     def bf16_ratio(self) -> float:
@@ -111,7 +113,8 @@ def hardware_verdict(device: str, machine: dict[str, Any], memo_dir: Path | None
         remembered = _read_memo(memo)
         if remembered is not None:
             return remembered
-    probe = probe_matmul(device)
+    # Three rounds confirm what torch reports; where it reports no native bf16 one round records the figures.
+    probe = probe_matmul(device, PROBE_ROUNDS if device == "cuda" or native_cpu_flags() else 1)
     native, why = native_bf16(device, probe)
     if memo is not None:
         write_text(memo, json.dumps({"native_bf16": native, "why": why, "probe": asdict(probe), "probed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=2))
@@ -152,8 +155,7 @@ def native_bf16(device: str, probe: MatmulProbe) -> tuple[bool, str]:
     if device == "cuda":
         supported = torch.cuda.is_bf16_supported()
         return supported, f"CUDA device {'supports' if supported else 'lacks'} bfloat16"
-    flags = [name for name, query in (("avx512_bf16", "_is_avx512_bf16_supported"), ("amx_tile", "_is_amx_tile_supported"))
-             if getattr(torch.cpu, query, lambda: False)()]
+    flags = native_cpu_flags()
     if not flags:
         return False, "torch reports neither AVX512-BF16 nor AMX on this CPU, so bfloat16 is emulated; float32 is used"
     if probe.bf16_ratio < NATIVE_BF16_MIN_RATIO:
@@ -161,17 +163,25 @@ def native_bf16(device: str, probe: MatmulProbe) -> tuple[bool, str]:
     return True, f"torch reports {'+'.join(flags)} and the probe's bfloat16 matmul is {probe.bf16_ratio:.2f}x float32"
 
 
-def probe_matmul(device: str) -> MatmulProbe:
-    """Time a small float32 and bfloat16 matmul on `device`, PROBE_ROUNDS interleaved rounds of about
+def native_cpu_flags() -> list[str]:
+    """The native-bf16 features torch reports for this CPU (AVX512-BF16, AMX tiles); empty when none."""
+    import torch
+
+    return [name for name, query in (("avx512_bf16", "_is_avx512_bf16_supported"), ("amx_tile", "_is_amx_tile_supported"))
+            if getattr(torch.cpu, query, lambda: False)()]
+
+
+def probe_matmul(device: str, rounds: int = PROBE_ROUNDS) -> MatmulProbe:
+    """Time a small float32 and bfloat16 matmul on `device`, `rounds` interleaved rounds of about
     PROBE_SECONDS each; each dtype's fastest round is its rate, so a busy moment cannot flip the ratio."""
     import torch
 
     started = time.perf_counter()
     rates: dict[str, float] = {"float32": 0.0, "bfloat16": 0.0}
-    for _ in range(PROBE_ROUNDS):
+    for _ in range(rounds):
         for name, dtype in (("float32", torch.float32), ("bfloat16", torch.bfloat16)):
             rates[name] = max(rates[name], _gflops(torch, dtype, device))
-    return MatmulProbe(PROBE_SHAPE, round(rates["float32"], 2), round(rates["bfloat16"], 2), round(time.perf_counter() - started, 3))
+    return MatmulProbe(PROBE_SHAPE, round(rates["float32"], 2), round(rates["bfloat16"], 2), round(time.perf_counter() - started, 3), rounds)
 
 
 def _gflops(torch: Any, dtype: Any, device: str) -> float:
