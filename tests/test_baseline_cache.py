@@ -67,13 +67,14 @@ def test_save_then_restore_copies_logs_and_wall(tmp_path: Path) -> None:
     fill(run, "best_prompt", "test", 2.0)
     run.add_wall_seconds("best_prompt", "test", 0.5)  # a resumed batch: two sessions
     cache = cache_dir_for(tmp_path / "cache", "task", key_of())
-    save(cache, run, BATCHES, baseline_key_parts(**PARTS))
+    save(cache, run, BATCHES, baseline_key_parts(**PARTS), "run-1")
     assert (cache / "complete").is_file() and (cache / "key_parts.json").is_file()
     assert not cache.with_name(cache.name + ".partial").exists()
 
     fresh = BatchStore(tmp_path / "run2")
-    restored = restore(cache, fresh, BATCHES)
+    restored, measured_by = restore(cache, fresh, BATCHES)
     assert restored == [("best_prompt", "dev"), ("best_prompt", "test")]  # the tune batch never ran
+    assert measured_by == "run-1"
     assert fresh.predictions("best_prompt", "test")["r1"].text == "best_prompt/test"
     assert fresh.wall_seconds("best_prompt", "dev") == 1.0
     assert fresh.wall_seconds("best_prompt", "test") == 2.5
@@ -83,24 +84,24 @@ def test_save_replaces_an_older_cache(tmp_path: Path) -> None:
     cache = tmp_path / "cache" / "k"
     first = BatchStore(tmp_path / "run1")
     fill(first, "best_prompt", "dev", 1.0)
-    save(cache, first, BATCHES, {})
+    save(cache, first, BATCHES, {}, "run-1")
     second = BatchStore(tmp_path / "run2")
     fill(second, "best_prompt", "test", 3.0)
-    save(cache, second, BATCHES, {})
-    assert restore(cache, BatchStore(tmp_path / "run3"), BATCHES) == [("best_prompt", "test")]
+    save(cache, second, BATCHES, {}, "run-2")
+    assert restore(cache, BatchStore(tmp_path / "run3"), BATCHES) == ([("best_prompt", "test")], "run-2")
 
 
 def test_restore_from_incomplete_cache_restores_nothing(tmp_path: Path) -> None:
     run = BatchStore(tmp_path / "run1")
     fill(run, "best_prompt", "dev", 1.0)
     cache = tmp_path / "cache" / "k"
-    save(cache, run, BATCHES, {})
+    save(cache, run, BATCHES, {}, "run-1")
     (cache / "complete").unlink()  # as if the save had been interrupted
     fresh = BatchStore(tmp_path / "run2")
-    assert restore(cache, fresh, BATCHES) == []
+    assert restore(cache, fresh, BATCHES) == ([], None)
     assert not fresh.log_path("best_prompt", "dev").exists()
     assert fresh.wall_seconds("best_prompt", "dev") == 0.0
 
 
 def test_restore_from_missing_cache_restores_nothing(tmp_path: Path) -> None:
-    assert restore(tmp_path / "no-such-cache", BatchStore(tmp_path / "run"), BATCHES) == []
+    assert restore(tmp_path / "no-such-cache", BatchStore(tmp_path / "run"), BATCHES) == ([], None)

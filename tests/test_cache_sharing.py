@@ -216,7 +216,7 @@ def save_baseline(barrier: Any, cache: str, run_dir: str, tag: str) -> None:
     stores = [fill_store(Path(run_dir) / variant, tag + variant) for variant in "12"]
     barrier.wait()
     for turn in range(10):
-        save(Path(cache), stores[turn % 2], BATCHES, {"origin": tag + "12"[turn % 2]})
+        save(Path(cache), stores[turn % 2], BATCHES, {"origin": tag + "12"[turn % 2]}, tag + "12"[turn % 2])
 
 
 def restore_baseline(barrier: Any, cache: str, run_dir: str) -> list[str]:
@@ -225,12 +225,13 @@ def restore_baseline(barrier: Any, cache: str, run_dir: str) -> list[str]:
     origins = []
     for attempt in range(40):
         store = BatchStore(Path(run_dir) / f"r{attempt}")
-        restored = restore(Path(cache), store, BATCHES)
+        restored, measured_by = restore(Path(cache), store, BATCHES)
         if restored:
             assert restored == BATCHES
             found = {p.text.split(":")[0] for label, split in BATCHES for p in store.predictions(label, split).values()}
             assert len(found) == 1
             origin = found.pop()
+            assert measured_by == origin, "the entry names the run whose batches it holds"
             assert {store.wall_seconds(label, split) for label, split in BATCHES} == {WALLS[origin]}
             origins.append(origin)
     return origins
@@ -246,7 +247,7 @@ def test_two_baseline_saves_and_a_reader_at_once(tmp_path: Path) -> None:
             [w.result(timeout=600) for w in writers]
             assert set(reader.result(timeout=600)) <= set(WALLS)
     final = BatchStore(tmp_path / "final")
-    assert restore(cache, final, BATCHES) == BATCHES
+    assert restore(cache, final, BATCHES)[0] == BATCHES
     origin = json.loads((cache / "key_parts.json").read_text())["origin"]
     assert {p.text.split(":")[0] for label, split in BATCHES for p in final.predictions(label, split).values()} == {origin}
     assert final.wall_seconds(*BATCHES[0]) == WALLS[origin]

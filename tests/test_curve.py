@@ -104,3 +104,24 @@ def test_write_curve_writes_json_markdown_and_figure(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "curve" / "curve.json").read_text()) == result
     assert "Smallest size at which the adapter beats few-shot: 8" in (tmp_path / "curve" / "curve.md").read_text()
     assert (tmp_path / "curve" / "curve.png").read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("flags, expected", [([], [True, True, True]), (["--fresh-baseline"], [False, True, True])])
+def test_the_first_point_measures_a_fresh_baseline_and_later_points_reuse_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                                             flags: list[str], expected: list[bool]) -> None:
+    from types import SimpleNamespace
+
+    from harness.cli import build_parser
+    from harness.cli.config import resolve_curve_config
+    from harness.pipeline import curve
+
+    reuse: list[bool] = []
+    monkeypatch.setattr(curve, "run_comparison", lambda config: reuse.append(config.reuse_baseline) or SimpleNamespace(run_dir=tmp_path, summary=None))
+    monkeypatch.setattr(curve, "complete_run", lambda run_dir: None)
+    monkeypatch.setattr(curve, "point_of", lambda run_dir, summary, size, seed: point(size, 0.0, 1.0))
+    monkeypatch.setattr(curve, "write_curve", lambda folder, result: None)
+    root = Path(__file__).resolve().parents[1]
+    args = build_parser().parse_args(["curve", "contract_extraction", "--root", str(root), "--device", "cpu", "--sizes", "4,8,16",
+                                      "--reports-dir", str(tmp_path), *flags])
+    curve.run_curve(resolve_curve_config(args))
+    assert reuse == expected

@@ -24,7 +24,6 @@ def add_gate_outputs(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("CI outputs")
     group.add_argument("--junit", type=Path, help="write a JUnit XML file of the gate's checks here")
     group.add_argument("--markdown", type=Path, help="write a pull-request comment (Markdown) here")
-    group.add_argument("--fresh-baseline", action="store_true", help="do not reuse a cached baseline run")
 
 
 def add_train_only(parser: argparse.ArgumentParser) -> None:
@@ -85,6 +84,8 @@ def log_to_mlflow(run_dir: Path, tracking_uri: str, experiment: str, gate_passed
 def print_results(summary: RunSummary, run_dir: Path) -> None:
     import pandas as pd
 
+    from harness.sinks.report.results import baseline_origin
+
     rows = {cid: {m: entry.metrics.get(m) for m in SHOWN_METRICS} | {"serving": entry.serving}
             for cid, entry in summary.candidates.items()}
     table = pd.DataFrame.from_dict(rows, orient="index")
@@ -95,6 +96,7 @@ def print_results(summary: RunSummary, run_dir: Path) -> None:
     verdict = summary.verdict
     adapter = verdict.adapter_candidate or "none (a prompt-only study)"
     print(f"baseline (strongest prompt-only on dev): {verdict.baseline_candidate}; adapter: {adapter}")
+    print(baseline_origin(summary.baseline_cache))
     for reason in verdict.reasons:
         print(f"  - {reason}")
     print(f"\nVERDICT: {verdict.decision}")
@@ -117,7 +119,7 @@ def compare(args: argparse.Namespace) -> int:
 def gate(args: argparse.Namespace) -> int:
     from harness.cli.config import resolve_gate_config
 
-    config = dataclasses.replace(resolve_gate_config(args), reuse_baseline=not args.fresh_baseline)
+    config = resolve_gate_config(args)
     if not any(c.adapter for c in config.candidates):
         raise HarnessError("the gate judges an adapter, but no candidate uses one", "--candidates", "add an adapter candidate (e.g. lora_short)")
     prepare_output_folders(("--junit", args.junit), ("--markdown", args.markdown))
@@ -131,8 +133,6 @@ def gate(args: argparse.Namespace) -> int:
         args.junit.write_text(junit_xml(summary))
     if args.markdown:
         args.markdown.write_text(pr_comment_markdown(summary))
-    cache = summary.baseline_cache or {}
-    print(f"[gate] baseline cache key {cache.get('key')}: {'reused' if cache.get('reused') else 'measured fresh'}")
     passed = summary.verdict.decision == PASSING_DECISION
     if config.tracking_uri:
         log_to_mlflow(outcome.run_dir, config.tracking_uri, config.experiment, gate_passed=passed)

@@ -77,11 +77,12 @@ def resolve_run_config(args: argparse.Namespace) -> RunConfig:
 
 
 def resolve_gate_config(args: argparse.Namespace) -> RunConfig:
-    """gate: a comparison's flags without the training group (the gate judges a given adapter)."""
+    """gate: a comparison's flags without the training group (the gate judges a given adapter); the
+    prompt-only candidates' cached batches are reused unless --fresh-baseline."""
     check_bounds(args, "data", "engine", "adapter", "gate")
     paths = project_paths(args)
     config = engine_run_config(args, paths, with_gate_flags(data_task(args, paths), args))
-    return dataclasses.replace(config, adapter=adapter_options(args, config.engine.device))
+    return dataclasses.replace(config, adapter=adapter_options(args, config.engine.device), reuse_baseline=not args.fresh_baseline)
 
 
 def resolve_tuning_config(args: argparse.Namespace) -> RunConfig:

@@ -34,15 +34,16 @@ class OneLineParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from harness.cli import commands
-    from harness.cli.options import add_adapter, add_common, add_data, add_engine, add_gate, add_model, add_run, add_train
+    from harness.cli.options import add_adapter, add_baseline, add_common, add_data, add_engine, add_gate, add_model, add_run, add_train
 
     parser = OneLineParser(prog="harness", description="Does a LoRA adapter beat prompting for this task?")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     spec: dict[str, tuple[str, Callable, Sequence[Callable]]] = {
         "compare": ("run every candidate, score, compare, report, log to MLflow, print the verdict", commands.compare,
-                    (add_data, add_engine, add_adapter, add_gate, add_train, add_run)),
+                    (add_data, add_engine, add_adapter, add_gate, add_baseline, add_train, add_run)),
         "gate": ("the comparison as a CI gate: exit 0 adapter wins, 1 it does not, 2 error", commands.gate,
-                 (add_data, add_engine, lambda p: add_adapter(p, required=True), add_gate, add_run, commands.add_gate_outputs)),
+                 (add_data, add_engine, lambda p: add_adapter(p, required=True), add_gate, add_baseline, add_run,
+                                                     commands.add_gate_outputs)),
         "train": ("train (or reuse) the task's LoRA adapter and log the training run", commands.train, (add_data, add_train, commands.add_train_only)),
         "tune-prompt": ("score the task's zero-shot prompt variants on dev and record the winner", commands.tune_prompt,
                         (add_data, add_engine, add_gate, add_run)),
@@ -50,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         "data": ("`harness data card|build <task>`: build the task's data if needed; print its data card, or its folder", commands.data,
                  (add_data, add_model)),
         "curve": ("quality vs number of training examples, against the prompt-only candidates", commands.curve,
-                  (add_data, add_engine, add_adapter, add_gate, add_train, add_run, commands.add_curve)),
+                  (add_data, add_engine, add_adapter, add_gate, add_baseline, add_train, add_run, commands.add_curve)),
         "log": ("`harness log <run_dir>`: log a finished run folder into MLflow (again, or after MLflow was down)", commands.log, ()),
     }
     for name, (help_text, handler, adders) in spec.items():

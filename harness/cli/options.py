@@ -107,6 +107,13 @@ def add_gate(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--token-price", help="hosted-API prices to compare with: INPUT,OUTPUT in USD per 1M tokens (e.g. 0.15,0.60)")
 
 
+def add_baseline(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("baseline cache")
+    group.add_argument("--fresh-baseline", action="store_true",
+                       help="measure the prompt-only candidates again instead of reusing their cached outputs and latencies "
+                            "(reused only when the base model, data, recipes, templates, engine and load profile all match)")
+
+
 def add_train(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("training (default: the task's train section)")
     for name, kind in TRAIN_FLAGS.items():

@@ -154,7 +154,7 @@ def serve_candidates(run_dir: Path, config: RunConfig, inputs: RunInputs, adapte
     write_slices(run_dir, slices)
     splits = {**data.splits, **slices, SERVED_SPLIT: served_together(slices)}
     cache = baseline_cache_for(config, model_hash, data, settings, slices)
-    restored = restore(cache.folder, store, cache.batches) if config.reuse_baseline else []
+    restored, measured_by = restore(cache.folder, store, cache.batches) if config.reuse_baseline else ([], None)
     plan = ServingPlan(config.task, config.candidates, splits, store, config.load, load_choice(config.paths.cache, config.task, key),
                        key, adapter.path if adapter else None, config.adapter.serving, config.adapter.liveness_canaries)
     session = asyncio.run(serve_base(plan, builder, settings, config.engine_mode, config.server_url))
@@ -163,9 +163,9 @@ def serve_candidates(run_dir: Path, config: RunConfig, inputs: RunInputs, adapte
     if adapter and AdapterServing.MERGED in config.adapter.serving:
         merged_dir = merged_model(model_dir, adapter.path, config.paths.cache, settings.dtype)
         engine_section["merged"] = dict(asyncio.run(serve_merged(plan, builder, settings, merged_dir, session.choice, config.engine_mode)))
-    save(cache.folder, store, cache.batches, cache.parts)
+    save(cache.folder, store, cache.batches, cache.parts, run_dir.name)
     sections = {"engine": engine_section, "data": data.section(), "environment": environment(run_precision(config), training_dtype(adapter)),
-                "baseline_cache": cache.record(bool(restored))}
+                "baseline_cache": cache.record(bool(restored), measured_by)}
     if adapter:
         sections["adapter"] = adapter_section(adapter, settings)
         sections["adapter_checks"] = {"base_model_match": static, "liveness": adapter_liveness(plan),
@@ -192,8 +192,11 @@ class BaselineCache:
     parts: Mapping[str, Any]
     batches: tuple[tuple[str, str], ...]
 
-    def record(self, reused: bool) -> dict[str, Any]:
-        return {"key": self.key, "reused": reused, "folder": str(self.folder), "parts": dict(self.parts),
+    def record(self, reused: bool, measured_by: str | None) -> dict[str, Any]:
+        """The cache's record in summary.json; `measured_by`: the run whose batches were reused (None when measured
+        here, or when a cache entry from before the harness recorded it was reused)."""
+        return {"key": self.key, "reused": reused, "measured_by": measured_by if reused else None, "folder": str(self.folder),
+                "parts": dict(self.parts),
                 "explanation": "prompt-only batches are reused only when the base model hash, data hashes, candidate recipes, "
                                "prompt templates, engine settings with the serving endpoint, and load profile all match these parts"}
 

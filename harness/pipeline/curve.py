@@ -2,7 +2,8 @@
 
 For each size it runs a comparison whose adapter trains on the first N training records (nested
 subsets of one seeded order), serving it merged and reusing the prompt-only baselines, which are
-measured once on the same test records. It then compares the adapter at each size with the
+measured once on the same test records (by the first point, unless cached; --fresh-baseline makes
+the first point measure them anew). It then compares the adapter at each size with the
 few-shot and best-prompt candidates (the micro field-F1 difference with its paired bootstrap CI
 and paired permutation p-value, Holm-corrected across sizes) and reports the curve with 95%
 intervals and the smallest size at which the adapter beats few-shot, if any, judging min_effect as
@@ -88,7 +89,7 @@ def run_curve(curve: CurveConfig) -> dict[str, Any]:
     points = []
     for size in curve.sizes:
         task = dataclasses.replace(base.task, train=dataclasses.replace(base.task.train, train_limit=size))
-        config = dataclasses.replace(base, task=task, reuse_baseline=True,
+        config = dataclasses.replace(base, task=task, reuse_baseline=base.reuse_baseline or bool(points),
                                      adapter=dataclasses.replace(base.adapter, serving=(AdapterServing.MERGED,), verdict_serving=AdapterServing.MERGED))
         print(f"[curve] training size {size}", flush=True)
         outcome = run_comparison(config)

@@ -80,7 +80,7 @@ class RunConfig:
     tracking_uri: str | None = None
     experiment: str = DEFAULT_EXPERIMENT
     resume_run_id: str | None = None
-    reuse_baseline: bool = False
+    reuse_baseline: bool = False  # restore the prompt-only candidates' cached batches (the commands set it unless --fresh-baseline)
     seed: int = 13
     slice_records: int | None = None  # test records per edge-case slice (None: the task's slices.records; 0: none)
     precision: PrecisionDecision | None = None  # the run's device/dtype decision (EngineSettings carries the dtype)

@@ -5,7 +5,7 @@ test, prompt search included) are cached under a key of everything that could ch
 base model's hash, the data hashes, the prompt-only candidate recipes and their templates, the
 engine settings and the load profile. A run with the same key copies them in, and the resume logic
 then skips those requests. The key's parts are recorded so a reader can see why a cache was (not)
-reused. Runs sharing a cache are safe: an entry is built under a temporary name and published whole
+reused, and the entry names the run that measured it. Runs sharing a cache are safe: an entry is built under a temporary name and published whole
 (harness.cache_files); a run that measured anew replaces it under the key's exclusive lock, while
 restoring holds the lock shared, so no entry is swapped out under a reader. This module knows file
 layout and hashing only.
@@ -37,17 +37,20 @@ def cache_dir_for(cache_root: Path, task_id: str, key: str) -> Path:
     return cache_root / "baselines" / task_id / key
 
 
-def restore(cache: Path, store: BatchStore, batches: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Copy cached batches into the run's store; return the ones restored."""
+def restore(cache: Path, store: BatchStore, batches: Iterable[tuple[str, str]]) -> tuple[list[tuple[str, str]], str | None]:
+    """Copy cached batches into the run's store; return the ones restored and the run that measured them."""
     with key_lock(cache, f"baseline cache save of {cache.name}", shared=True):
         if not (cache / "complete").is_file():
-            return []
+            return [], None
         cached = BatchStore(cache)
-        return [(label, split) for label, split in batches if store.copy_batch(cached, label, split)]
+        restored = [(label, split) for label, split in batches if store.copy_batch(cached, label, split)]
+        source = cache / "measured_by"
+        return restored, source.read_text() if source.is_file() else None
 
 
-def save(cache: Path, store: BatchStore, batches: Iterable[tuple[str, str]], parts: Mapping[str, Any]) -> None:
-    """Store the run's baseline batches (complete ones only) under the key, atomically.
+def save(cache: Path, store: BatchStore, batches: Iterable[tuple[str, str]], parts: Mapping[str, Any], run_id: str) -> None:
+    """Store the run's baseline batches (complete ones only) under the key, atomically, with the id
+    of the run that measured them.
 
     An entry that already holds exactly these batches (this run restored them) is left alone;
     otherwise this run's newer measurement replaces it.
@@ -61,6 +64,7 @@ def save(cache: Path, store: BatchStore, batches: Iterable[tuple[str, str]], par
             for label, split in batches:
                 target.copy_batch(store, label, split)
             write_text(staging / "key_parts.json", json.dumps(parts, indent=2, default=str))
+            write_text(staging / "measured_by", run_id)
             write_text(staging / "complete", "")
 
 

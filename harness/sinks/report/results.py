@@ -2,7 +2,8 @@
 
 Builds blocks from summary.json only. The results table shows each candidate's key metrics (the
 gate's primary metric first, with its 95% CI where one was recorded) and marks the best value of
-each column using the direction declared in metric_defs; a neutral metric marks nothing. A metric
+each column using the direction declared in metric_defs (its note says whether the prompt-only
+candidates were served by this run or restored from the baseline cache); a neutral metric marks nothing. A metric
 a candidate did not compute is shown as `—`. This module computes no new numbers: differences,
 p-values and intervals are the ones the comparison recorded. It knows nothing about output formats.
 """
@@ -127,7 +128,18 @@ def results_table(summary: RunSummary) -> Table:
         metric_def(defs, name)["direction"]))
     return Table(header, rows, best, note="Best value per column in bold (direction from "
                  "metric_defs: ↑ higher is better, ↓ lower is better); [low, high] is a recorded "
-                 f"95% CI; {MISSING} means the run did not compute it.")
+                 f"95% CI; {MISSING} means the run did not compute it. {baseline_origin(summary.baseline_cache)}.")
+
+
+def baseline_origin(cache: Mapping[str, Any] | None) -> str:
+    """Whether the prompt-only candidates were served by this run or restored from the baseline cache (and from which run)."""
+    if not cache:
+        return "Every candidate was served by this run"
+    if not cache["reused"]:
+        return f"Every candidate was served by this run (the prompt-only ones cached under key {cache['key']})"
+    return (f"The prompt-only candidates' outputs and latencies were reused from the baseline cache (key {cache['key']}), "
+            f"measured by run {cache.get('measured_by') or '(not recorded)'} with the same base model, data, recipes, templates, "
+            "engine and load profile; --fresh-baseline serves them again")
 
 
 def all_metrics_table(summary: RunSummary) -> Table:
