@@ -10,7 +10,8 @@ adapter passes (exit 0, reusing the cached baseline; its version becomes the cha
 under-trained adapter is blocked (exit 1), an adapter for another base model stops before any
 scoring (exit 2). `harness curve` runs on the same data and cache, so its baselines are the
 comparison's, and its smallest adapter is the under-trained one the gate blocks (resuming a run
-killed at each stage is tests/test_crash_resume.py's). The last tests open `make ui` and report.html
+killed at each stage is tests/test_crash_resume.py's). Answers stop at 112 new tokens, above every
+answer that ends (MAX_TOKENS). The last tests open `make ui` and report.html
 in a headless Chromium (tests/review_browser.py). Engine starts dominate this module's time on a 2-core
 CPU (tens of seconds each), so every test reuses what an earlier one built.
 """
