@@ -1,8 +1,7 @@
 """A project root whose candidates stop after a few tokens, for tests that prove mechanics, not quality.
 
 The crash-resume and concurrency tests run whole `harness compare` processes to prove that runs
-resume, share a cache and leave nothing behind; the answers' quality is not what they check (the
-end-to-end module, which does judge quality, uses a bound above every answer that ends). The
+resume, share a cache and leave nothing behind; the answers' quality is not what they check. The
 shipped candidates allow 200 new tokens, and the embedded model given a bare prompt rambles up to
 that bound, so most of those tests' serving time was spent on text nobody reads. This root keeps
 the real tasks (a symlink) and copies each shipped candidate with only `decoding.max_tokens`

@@ -10,8 +10,7 @@ adapter passes (exit 0, reusing the cached baseline; its version becomes the cha
 under-trained adapter is blocked (exit 1), an adapter for another base model stops before any
 scoring (exit 2). `harness curve` runs on the same data and cache, so its baselines are the
 comparison's, and its smallest adapter is the under-trained one the gate blocks (resuming a run
-killed at each stage is tests/test_crash_resume.py's). Answers stop at 112 new tokens, above every
-answer that ends (MAX_TOKENS). The last tests open `make ui` and report.html
+killed at each stage is tests/test_crash_resume.py's). The last tests open `make ui` and report.html
 in a headless Chromium (tests/review_browser.py). Engine starts dominate this module's time on a 2-core
 CPU (tens of seconds each), so every test reuses what an earlier one built.
 """
@@ -28,7 +27,6 @@ import pytest
 
 from harness.engine.types import EngineSettings
 from harness.training.model_prep import prepare_default_model
-from short_answers import short_answer_root
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK = "contract_extraction"
@@ -41,10 +39,6 @@ SIZES = ["--synthetic", "--train-size", "32", "--few-shot-pool-size", "4", "--de
 # records: merged adapter field F1 0.69 against few-shot's 0.25 (Holm p 0.0003, the CI's worse end +0.30). Half of it (16
 # examples, 8 steps) left dev loss at 0.37 and the adapter at F1 0.00: not enough.
 TRAIN = ["--epochs", "2", "--learning-rate", "2e-3"]
-# New tokens per answer. The trained adapter's answers end within 80 tokens here and the prompt-only ones that end at
-# all within 100; the rest ramble to whatever bound is set (the shipped 200), text that cannot parse either way. A bound
-# of 112 keeps every answer that ends and spends no time on the ramble (tests/short_answers.py).
-MAX_TOKENS = 112
 CURVE_SIZES = (4, 8)
 # The gates face every default candidate (the strongest prompt-only one on dev is the baseline) and
 # reuse the comparison's cached baseline batches; they serve the adapter merged only. The PEFT parity
@@ -59,13 +53,12 @@ pytestmark = pytest.mark.slow
 @dataclass(frozen=True)
 class Workspace:
     base: Path
-    root: Path
     cache: Path
     reports: Path
     tracking_uri: str
 
     def args(self) -> list[str]:
-        return ["--root", str(self.root), "--cache-dir", str(self.cache), "--reports-dir", str(self.reports)]
+        return ["--root", str(ROOT), "--cache-dir", str(self.cache), "--reports-dir", str(self.reports)]
 
 
 def harness(workspace: Workspace, *args: str, log: str) -> subprocess.CompletedProcess:
@@ -90,7 +83,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     model = prepare_default_model(ROOT / ".cache")
     (base / "cache" / "models").mkdir(parents=True)
     (base / "cache" / "models" / model.name).symlink_to(model)
-    return Workspace(base, short_answer_root(base / "root", MAX_TOKENS), base / "cache", base / "reports", f"sqlite:///{base}/mlruns.db")
+    return Workspace(base, base / "cache", base / "reports", f"sqlite:///{base}/mlruns.db")
 
 
 @pytest.fixture(scope="module")
