@@ -14,7 +14,7 @@ import pytest
 from test_report_run_folder import write_run_folder
 
 from harness.adapter.serving_mode import AdapterServing
-from harness.hardware.precision import decide_precision
+from harness.hardware.precision import PrecisionDecision, decide_precision
 from harness.serve.batch_store import BatchStore
 from harness.cli.commands import prepare_output_folders
 from harness.pipeline.compare import engine_identity, recorded_config
@@ -152,6 +152,17 @@ def test_latency_cache_keys_carry_the_serving_endpoint(tmp_path: Path) -> None:
         {"engine_mode": "server", "server_url": "http://b:1"})}
     assert identities == {"inprocess", "server:started-by-harness", "server:http://a:1", "server:http://b:1"}
     assert engine_identity(run_config(tmp_path, engine_mode="server", server_url="http://u:pw@a:1"), settings)["endpoint"] == "server:http://***@a:1"
+
+
+def test_latency_cache_keys_carry_the_hardware(tmp_path: Path) -> None:
+    def on(cpu: str, gpu: str | None = None) -> PrecisionDecision:
+        return PrecisionDecision("cpu" if gpu is None else "cuda", "float32", "auto", False, "test", {"model": cpu, "cores": 2}, gpu=gpu)
+
+    settings = EngineSettings(model_dir="m")
+    identities = [engine_identity(run_config(tmp_path, precision=on(*machine)), settings)["hardware"]
+                  for machine in (("AMD EPYC 7B13",), ("Intel Xeon Platinum 8481C",), ("AMD EPYC 7B13", "NVIDIA H200"))]
+    assert identities[0] == {"cpu": "AMD EPYC 7B13", "cores": 2, "gpu": None}
+    assert len({json.dumps(identity, sort_keys=True) for identity in identities}) == 3
 
 
 def test_credentials_in_uris_are_never_recorded(tmp_path: Path) -> None:

@@ -111,7 +111,7 @@ def add_baseline(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("baseline cache")
     group.add_argument("--fresh-baseline", action="store_true",
                        help="measure the prompt-only candidates again instead of reusing their cached outputs and latencies "
-                            "(reused only when the base model, data, recipes, templates, engine and load profile all match)")
+                            "(reused only when the base model, data, recipes, templates, engine, hardware and load profile all match)")
 
 
 def add_train(parser: argparse.ArgumentParser) -> None:

@@ -74,6 +74,10 @@ class PrecisionDecision:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def hardware(self) -> dict[str, Any]:
+        """What a latency measured on this machine depends on: the CPU model, its core count and the GPU (None on the CPU)."""
+        return {"cpu": self.cpu.get("model"), "cores": self.cpu.get("cores"), "gpu": self.gpu}
+
 
 def decide_precision(device: str = "auto", requested: str = "auto", warn: Any = None, memo_dir: Path | None = None) -> PrecisionDecision:
     """The run's device and dtype from the hardware (auto) or the user's override, checked.

@@ -78,13 +78,14 @@ def recorded_config(config: RunConfig, model_hash: str, data: TaskData) -> dict[
 
 
 def engine_identity(config: RunConfig, settings: EngineSettings) -> dict[str, Any]:
-    """The engine settings plus who serves them, as latency-bearing cache keys see them: results
-    measured in-process, on a server the harness starts, or on a given URL never stand in for each other."""
+    """The engine settings plus who serves them and on what hardware, as latency-bearing cache keys see them:
+    results measured in-process, on a server the harness starts, or on a given URL, or on another CPU or GPU
+    (a cache folder shared between machines), never stand in for each other."""
     if config.engine_mode == "inprocess":
         endpoint = "inprocess"
     else:
         endpoint = f"server:{redact_uri(config.server_url)}" if config.server_url else "server:started-by-harness"
-    return to_dict(settings) | {"endpoint": endpoint}
+    return to_dict(settings) | {"endpoint": endpoint, "hardware": run_precision(config).hardware()}
 
 
 @dataclass(frozen=True)
@@ -198,7 +199,7 @@ class BaselineCache:
         return {"key": self.key, "reused": reused, "measured_by": measured_by if reused else None, "folder": str(self.folder),
                 "parts": dict(self.parts),
                 "explanation": "prompt-only batches are reused only when the base model hash, data hashes, candidate recipes, "
-                               "prompt templates, engine settings with the serving endpoint, and load profile all match these parts"}
+                               "prompt templates, engine settings with the serving endpoint and the hardware, and load profile all match these parts"}
 
 
 def write_slices(run_dir: Path, slices: Mapping[str, Sequence[Record]]) -> None:

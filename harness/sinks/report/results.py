@@ -139,7 +139,7 @@ def baseline_origin(cache: Mapping[str, Any] | None) -> str:
         return f"Every candidate was served by this run (the prompt-only ones cached under key {cache['key']})"
     return (f"The prompt-only candidates' outputs and latencies were reused from the baseline cache (key {cache['key']}), "
             f"measured by run {cache.get('measured_by') or '(not recorded)'} with the same base model, data, recipes, templates, "
-            "engine and load profile; --fresh-baseline serves them again")
+            "engine, hardware and load profile; --fresh-baseline serves them again")
 
 
 def all_metrics_table(summary: RunSummary) -> Table:
