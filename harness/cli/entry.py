@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
                     (add_data, add_engine, add_adapter, add_gate, add_baseline, add_train, add_run)),
         "gate": ("the comparison as a CI gate: exit 0 adapter wins, 1 it does not, 2 error", commands.gate,
                  (add_data, add_engine, lambda p: add_adapter(p, required=True), add_gate, add_baseline, add_run,
-                                                     commands.add_gate_outputs)),
+                  commands.add_gate_outputs)),
         "train": ("train (or reuse) the task's LoRA adapter and log the training run", commands.train, (add_data, add_train, commands.add_train_only)),
         "tune-prompt": ("score the task's zero-shot prompt variants on dev and record the winner", commands.tune_prompt,
                         (add_data, add_engine, add_gate, add_run)),

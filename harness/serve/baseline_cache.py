@@ -3,9 +3,10 @@
 A CI gate retrains an adapter often while the baseline stays put. The baseline's batches (dev and
 test, prompt search included) are cached under a key of everything that could change them: the
 base model's hash, the data hashes, the prompt-only candidate recipes and their templates, the
-engine settings and the load profile. A run with the same key copies them in, and the resume logic
-then skips those requests. The key's parts are recorded so a reader can see why a cache was (not)
-reused, and the entry names the run that measured it. Runs sharing a cache are safe: an entry is built under a temporary name and published whole
+engine settings (with the serving endpoint and the hardware) and the load profile. A run with the
+same key copies them in, and the resume logic then skips those requests. The key's parts are
+recorded so a reader can see why a cache was (not) reused, and the entry names the run that
+measured it. Runs sharing a cache are safe: an entry is built under a temporary name and published whole
 (harness.cache_files); a run that measured anew replaces it under the key's exclusive lock, while
 restoring holds the lock shared, so no entry is swapped out under a reader. This module knows file
 layout and hashing only.
