@@ -11,8 +11,12 @@ under-trained adapter is blocked (exit 1), an adapter for another base model sto
 scoring (exit 2). `harness curve` runs on the same data and cache, so its baselines are the
 comparison's, and its smallest adapter is the under-trained one the gate blocks (resuming a run
 killed at each stage is tests/test_crash_resume.py's). The last tests open `make ui` and report.html
-in a headless Chromium (tests/review_browser.py). Engine starts dominate this module's time on a 2-core
-CPU (tens of seconds each), so every test reuses what an earlier one built.
+in a headless Chromium (tests/review_browser.py). Generated tokens and engine starts dominate this
+module's time on a 2-core CPU, so every test reuses what an earlier one built, the test split holds 10
+records (with `--min-records 10`, so verdicts can still pass), and the candidates stop after 128 new
+tokens (tests/short_answers.py): above the longest gold answer, which a test checks, so a right
+answer is never cut, while a rambling base model or an under-trained adapter stops sooner than at the
+shipped 200.
 """
 
 from __future__ import annotations
@@ -27,12 +31,15 @@ import pytest
 
 from harness.engine.types import EngineSettings
 from harness.training.model_prep import prepare_default_model
+from short_answers import short_answer_root
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK = "contract_extraction"
 GIB = 1 << 30
 SLICE_N = 1  # records per edge-case slice; the same in every command, so the gate and the curve reuse the comparison's baseline
-TEST_N = 20  # the task's default min_records: fewer would make every verdict not_proven
+TEST_N = 10  # below the task's default min_records (20), so every verdict-giving command is told MIN_RECORDS
+MIN_RECORDS = ["--min-records", str(TEST_N)]
+MAX_TOKENS = 128  # the candidates' cap on new tokens in this module (the shipped candidates allow 200)
 SIZES = ["--synthetic", "--train-size", "32", "--few-shot-pool-size", "4", "--dev-size", "4", "--test-size", str(TEST_N),
          "--excerpt-tokens", "96", "--slice-records", str(SLICE_N)]
 # 32 examples for 2 epochs at lr 2e-3: 16 optimizer steps of 4 (about a minute with bf16). Measured with these sizes on 24 test
@@ -53,12 +60,13 @@ pytestmark = pytest.mark.slow
 @dataclass(frozen=True)
 class Workspace:
     base: Path
+    root: Path
     cache: Path
     reports: Path
     tracking_uri: str
 
     def args(self) -> list[str]:
-        return ["--root", str(ROOT), "--cache-dir", str(self.cache), "--reports-dir", str(self.reports)]
+        return ["--root", str(self.root), "--cache-dir", str(self.cache), "--reports-dir", str(self.reports)]
 
 
 def harness(workspace: Workspace, *args: str, log: str) -> subprocess.CompletedProcess:
@@ -83,12 +91,13 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     model = prepare_default_model(ROOT / ".cache")
     (base / "cache" / "models").mkdir(parents=True)
     (base / "cache" / "models" / model.name).symlink_to(model)
-    return Workspace(base, base / "cache", base / "reports", f"sqlite:///{base}/mlruns.db")
+    root = short_answer_root(base / "root", MAX_TOKENS)
+    return Workspace(base, root, base / "cache", base / "reports", f"sqlite:///{base}/mlruns.db")
 
 
 @pytest.fixture(scope="module")
 def compared(workspace: Workspace) -> tuple[Path, dict]:
-    done = harness(workspace, "compare", TASK, *workspace.args(), *SIZES, *TRAIN, *BOTH_SERVINGS, "--parity-sample", "3",
+    done = harness(workspace, "compare", TASK, *workspace.args(), *SIZES, *MIN_RECORDS, *TRAIN, *BOTH_SERVINGS, "--parity-sample", "3",
                    "--tracking-uri", workspace.tracking_uri, log="compare")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "VERDICT:" in done.stdout
@@ -116,6 +125,21 @@ def test_compare_records_every_candidate_with_its_metrics(compared: tuple[Path, 
         assert len((run_dir / entry["predictions_file"]).read_text().splitlines()) == TEST_N
     few_shot, best = summary["candidates"]["few_shot"]["metrics"], summary["candidates"]["best_prompt"]["metrics"]
     assert few_shot["tokens_in_mean"] > 2 * best["tokens_in_mean"]
+
+
+def test_the_token_cap_is_above_every_gold_answer(compared: tuple[Path, dict]) -> None:
+    from transformers import AutoTokenizer
+
+    from harness.task.prompts import gold_answer
+    from harness.task.records import read_records
+    from harness.task.specs import load_task
+
+    _, summary = compared
+    task, folder = load_task(ROOT / "tasks", TASK), Path(summary["data"]["folder"])
+    tokenizer = AutoTokenizer.from_pretrained(prepare_default_model(ROOT / ".cache"))
+    records = read_records(folder / "test.jsonl") + read_records(folder / "train.jsonl")
+    longest = max(len(tokenizer(gold_answer(task, dict(record.gold)))["input_ids"]) for record in records)
+    assert longest + 16 <= MAX_TOKENS, f"a gold answer of {longest} tokens leaves the {MAX_TOKENS}-token cap no slack"
 
 
 def test_compare_measures_the_memory_and_throughput_of_serving_each_candidate(compared: tuple[Path, dict]) -> None:
@@ -224,7 +248,7 @@ def gated(compared: tuple[Path, dict], workspace: Workspace) -> tuple[subprocess
     """The gate over the trained adapter, logged to the comparison's MLflow store."""
     _, summary = compared
     junit, comment = workspace.base / "gate.xml", workspace.base / "gate.md"
-    done = harness(workspace, "gate", TASK, *workspace.args(), *SIZES, *GATE, "--adapter", summary["adapter"]["path"],
+    done = harness(workspace, "gate", TASK, *workspace.args(), *SIZES, *MIN_RECORDS, *GATE, "--adapter", summary["adapter"]["path"],
                    "--junit", str(junit), "--markdown", str(comment), "--tracking-uri", workspace.tracking_uri, log="gate-pass")
     run_dir = latest_run(workspace)
     return done, run_dir, json.loads((run_dir / "summary.json").read_text())
@@ -258,7 +282,7 @@ def test_a_passing_gate_makes_its_adapter_version_the_champion(gated: tuple[subp
 def curve(compared: tuple[Path, dict], workspace: Workspace) -> dict:
     """`harness curve` over two tiny nested training sizes, on the comparison's data and cache."""
     sizes = ",".join(map(str, CURVE_SIZES))
-    done = harness(workspace, "curve", TASK, *workspace.args(), *SIZES, "--max-steps", "2", "--learning-rate", "1e-3",
+    done = harness(workspace, "curve", TASK, *workspace.args(), *SIZES, *MIN_RECORDS, "--max-steps", "2", "--learning-rate", "1e-3",
                    "--parity-sample", "0", "--no-mlflow", "--sizes", sizes, log="curve")
     assert done.returncode == 0, done.stderr[-3000:]
     (folder,) = (workspace.reports / TASK).glob("curve-*")
@@ -280,7 +304,7 @@ def test_curve_runs_nested_sizes_and_writes_the_curve(curve: dict) -> None:
 def test_gate_blocks_an_undertrained_adapter_reusing_the_baseline(curve: dict, workspace: Workspace) -> None:
     smallest = json.loads((Path(curve["points"][0]["run_dir"]) / "summary.json").read_text())
     adapter = smallest["adapter"]["path"]  # two optimizer steps on four examples
-    done = harness(workspace, "gate", TASK, *workspace.args(), *SIZES, *GATE, "--adapter", adapter, "--no-mlflow", log="gate-degraded")
+    done = harness(workspace, "gate", TASK, *workspace.args(), *SIZES, *MIN_RECORDS, *GATE, "--adapter", adapter, "--no-mlflow", log="gate-degraded")
     gated = json.loads((latest_run(workspace) / "summary.json").read_text())
     assert done.returncode == 1, done.stderr[-2000:]
     assert gated["verdict"]["decision"] in ("not_proven", "adapter_loses")
@@ -314,7 +338,7 @@ def test_gate_stops_an_adapter_for_another_base_before_scoring(workspace: Worksp
     model = get_peft_model(LlamaForCausalLM.from_pretrained(other_base), LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
     model.save_pretrained(tmp_path / "foreign-adapter")
     runs_before = set((workspace.reports / TASK).glob("2*"))
-    done = harness(workspace, "gate", TASK, *workspace.args(), *SIZES, *GATE, "--adapter", str(tmp_path / "foreign-adapter"),
+    done = harness(workspace, "gate", TASK, *workspace.args(), *SIZES, *MIN_RECORDS, *GATE, "--adapter", str(tmp_path / "foreign-adapter"),
                    "--no-mlflow", log="gate-foreign")
     assert done.returncode == 2
     assert "trained on base model" in done.stderr and "Traceback" not in done.stderr
