@@ -117,7 +117,6 @@ def engine_kwargs(settings: EngineSettings) -> dict[str, Any]:
         "gpu_memory_utilization": settings.gpu_memory_utilization,
         "seed": settings.seed,
         "enforce_eager": settings.enforce_eager,
-        "distributed_executor_backend": settings.runtime.executor,
     }
 
 

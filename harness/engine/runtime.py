@@ -8,12 +8,7 @@ its own package folder (where the PyPI build ships none), so the harness finds D
 measured to help on the project's machines (`make bench`; see the README). The runtime is part of
 the engine settings, so it is recorded in every run and in latency-bearing cache keys. The engine
 applies it to the environment of the processes it starts (vLLM spawns its engine core, which reads
-LD_PRELOAD at exec). On the CPU the model also runs inside vLLM's engine-core process (its `uni`
-executor) instead of in a further spawned worker: vLLM's CPU platform forces its multiprocessing
-executor unless VLLM_ENABLE_V1_MULTIPROCESSING=0, which AsyncLLM does not need (it always starts its
-engine core as a process). Measured on a 2-core AVX2 machine with the harness's own AsyncLLM path
-(16 requests x 64 tokens): ready 32.6 s against 58.8 s and 46.0 against 23.1 tokens/s, with the
-same greedy text. This module knows file locations and environment variable names, nothing of
+LD_PRELOAD at exec). This module knows file locations and environment variable names, nothing of
 requests.
 """
 
@@ -43,12 +38,6 @@ class EngineRuntime:
 
     preload: tuple[str, ...] = ()
     omp_threads_bind: str | None = None
-    worker_in_engine_core: bool = False  # vLLM's `uni` executor: the model runs in the engine-core process
-
-    @property
-    def executor(self) -> str | None:
-        """vLLM's distributed_executor_backend for this runtime (None: vLLM's choice)."""
-        return "uni" if self.worker_in_engine_core else None
 
     def environment(self, current: Mapping[str, str]) -> dict[str, str]:
         """The variables to set for the engine's processes, given the current environment."""
@@ -58,8 +47,6 @@ class EngineRuntime:
             changes["LD_PRELOAD"] = ":".join(list(self.preload) + [p for p in already if p not in self.preload])
         if self.omp_threads_bind is not None:
             changes["VLLM_CPU_OMP_THREADS_BIND"] = self.omp_threads_bind
-        if self.worker_in_engine_core:
-            changes["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"  # else vLLM's CPU platform replaces `uni` with its mp executor
         return changes
 
 
@@ -94,9 +81,9 @@ def engine_runtime(device: str, preload: str = DEFAULT_PRELOAD, threads_bind: st
     if threads_bind == "default":
         threads_bind = default_threads_bind()
     if preload == "none":
-        return EngineRuntime((), threads_bind, worker_in_engine_core=True)
+        return EngineRuntime((), threads_bind)
     libraries = [find_tcmalloc()] + ([find_iomp()] if preload == "tcmalloc+iomp" else [])
     if None in libraries:
         missing = "tcmalloc (Debian package libtcmalloc-minimal4)" if libraries[0] is None else "libiomp5.so (PyPI intel-openmp)"
         raise HarnessError(f"{missing} is not installed", "--engine-preload", "run `make setup`, or pass --engine-preload none")
-    return EngineRuntime(tuple(libraries), threads_bind, worker_in_engine_core=True)
+    return EngineRuntime(tuple(libraries), threads_bind)

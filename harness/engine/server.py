@@ -42,8 +42,6 @@ def server_command(settings: EngineSettings, port: int, adapters: Mapping[str, s
                "--enable-lora", "--max-lora-rank", str(args["max_lora_rank"]), "--max-loras", str(args["max_loras"])]
     if args["enforce_eager"]:
         command.append("--enforce-eager")
-    if args["distributed_executor_backend"]:
-        command += ["--distributed-executor-backend", args["distributed_executor_backend"]]
     if adapters:
         command += ["--lora-modules", *(f"{name}={path}" for name, path in adapters.items())]
     return command
