@@ -6,12 +6,14 @@ failures of the store itself.
 6000 characters is cut with a marker; refused key characters become `_`; two keys that would
 collide raise); `log_values` logs them in the batches MLflow accepts; `mlflow_run` ends a run
 FINISHED or FAILED. `require_reachable` probes an http(s) tracking server quickly and
-`store_errors` turns a store that fails mid-way into one HarnessError line. This module knows
-MLflow's client, not what a run record means.
+`store_errors` turns a store that fails mid-way into one HarnessError line. `open_client` opens a
+sqlite store under a file lock, so two runs that finish together cannot both create its tables.
+This module knows MLflow's client, not what a run record means.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 import time
@@ -37,6 +39,23 @@ PROBE_TIMEOUT_S = 5.0
 NOTHING: Mapping[str, Any] = MappingProxyType({})
 BATCH_LIMITS = {"params": 100, "metrics": 1000, "tags": 100}
 _REFUSED_KEY_CHARS = re.compile(r"[^\w./ -]")
+
+
+def open_client(tracking_uri: str) -> MlflowClient:
+    """A client whose store is ready. A sqlite store is opened first under an exclusive lock on
+    `<file>.lock`: two processes opening one new store at once would both run MLflow's table
+    migrations, and one would fail (seen with two comparisons finishing within a second)."""
+    if not tracking_uri.startswith("sqlite:///"):
+        return MlflowClient(tracking_uri)
+    database = Path(tracking_uri.removeprefix("sqlite:///"))
+    with database.with_name(database.name + ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            client = MlflowClient(tracking_uri)
+            client.search_experiments(max_results=1)  # the store creates its tables on first use
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return client
 
 
 def artifact_location(tracking_uri: str, artifact_root: str | None = None) -> str | None:

@@ -32,7 +32,7 @@ from mlflow.tracking import MlflowClient
 
 from harness.errors import HarnessError
 from harness.sinks.mlflow_datasets import candidate_splits, log_splits
-from harness.sinks.mlflow_store import (BATCH_LIMITS, artifact_location, experiment_id, flatten,
+from harness.sinks.mlflow_store import (BATCH_LIMITS, artifact_location, experiment_id, flatten, open_client,
                                   log_values, mlflow_key, mlflow_run)
 from harness.sinks.model_registry import log_adapter, register_adapter
 from harness.record.run_summary import CandidateEntry, RunSummary, read_run_summary
@@ -177,7 +177,7 @@ def log_run(run_dir: Path, tracking_uri: str, experiment: str, *,
     """Logs a finished run folder (after write_report) as a parent run with one child run per
     candidate and registers the adapter under test; returns the receipt for mlflow.json."""
     summary = _check_folder(run_dir)
-    client = MlflowClient(tracking_uri)
+    client = open_client(tracking_uri)
     exp_id = experiment_id(client, experiment, artifact_location(tracking_uri, artifact_root))
     tags = {"decision": summary.verdict.decision, "task": summary.task,
             "git_commit": summary.environment["git_commit"],
@@ -237,7 +237,7 @@ def log_training(manifest: Mapping[str, Any], history: Sequence[Mapping[str, Any
     lacking = [key for key in MANIFEST_IDENTITY + ("settings",) if key not in manifest]
     if lacking:
         raise KeyError(f"adapter manifest has no {lacking}")
-    client = MlflowClient(tracking_uri)
+    client = open_client(tracking_uri)
     exp_id = experiment_id(client, experiment, artifact_location(tracking_uri, artifact_root))
     tags = {"harness.kind": "training", "adapter.key": str(manifest["key"])}
     with mlflow_run(client, exp_id, f"train/{manifest['key']}", tags) as run_id:
