@@ -45,9 +45,9 @@ def open_client(tracking_uri: str) -> MlflowClient:
     """A client whose store is ready. A sqlite store is opened first under an exclusive lock on
     `<file>.lock`: two processes opening one new store at once would both run MLflow's table
     migrations, and one would fail (seen with two comparisons finishing within a second)."""
-    if not tracking_uri.startswith("sqlite:///"):
-        return MlflowClient(tracking_uri)
     database = Path(tracking_uri.removeprefix("sqlite:///"))
+    if not tracking_uri.startswith("sqlite:///") or not database.parent.is_dir():
+        return MlflowClient(tracking_uri)  # a server, or a folder that is not there: MLflow's own error, as before
     with database.with_name(database.name + ".lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
