@@ -13,7 +13,6 @@ This module knows MLflow's client, not what a run record means.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import re
 import time
@@ -30,6 +29,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from requests.exceptions import RequestException
 
+from harness.cache_files import key_lock
 from harness.errors import HarnessError
 
 PARAM_VALUE_LIMIT = 6000  # MLflow's limit on one param value, in characters
@@ -42,19 +42,15 @@ _REFUSED_KEY_CHARS = re.compile(r"[^\w./ -]")
 
 
 def open_client(tracking_uri: str) -> MlflowClient:
-    """A client whose store is ready. A sqlite store is opened first under an exclusive lock on
-    `<file>.lock`: two processes opening one new store at once would both run MLflow's table
+    """A client whose store is ready. A sqlite store is opened first under the project's inter-process
+    lock (harness.cache_files.key_lock, `.locks/` beside the file): two processes opening one new store at once would both run MLflow's table
     migrations, and one would fail (seen with two comparisons finishing within a second)."""
     database = Path(tracking_uri.removeprefix("sqlite:///"))
     if not tracking_uri.startswith("sqlite:///") or not database.parent.is_dir():
         return MlflowClient(tracking_uri)  # a server, or a folder that is not there: MLflow's own error, as before
-    with database.with_name(database.name + ".lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            client = MlflowClient(tracking_uri)
-            client.search_experiments(max_results=1)  # the store creates its tables on first use
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with key_lock(database, f"opening of the MLflow store {database.name}"):
+        client = MlflowClient(tracking_uri)
+        client.search_experiments(max_results=1)  # the store creates its tables on first use
     return client
 
 
