@@ -24,9 +24,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 STUBBORN = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
 DRIVER = """
-import sys, time
+import faulthandler, signal, sys, time
 from pathlib import Path
 from harness.engine import lifetime
+faulthandler.register(signal.SIGUSR1, all_threads=True)  # the test asks where a stand-in that will not exit is stuck
 lifetime.guard(Path(sys.argv[1]))
 child = lifetime.spawn([sys.executable, "-c", {stubborn!r}])
 grandchild_free = __import__("subprocess").Popen([sys.executable, "-c", "import time; time.sleep(600)"])
@@ -56,6 +57,27 @@ def start_driver(pid_dir: Path, how: str) -> tuple[subprocess.Popen, list[int]]:
     return driver, pids
 
 
+def end(driver: subprocess.Popen, pids: list[int], what: str, within_s: float = 90.0) -> None:
+    """Wait for the stand-in to exit; when it does not, fail with where it is stuck (its stacks, its signal
+    state) after killing it and its children."""
+    try:
+        driver.wait(timeout=within_s)
+        return
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        state = [line.strip() for line in Path(f"/proc/{driver.pid}/status").read_text().splitlines() if line.startswith(("State", "Sig", "Shd"))]
+    except OSError as exc:
+        state = [repr(exc)]
+    os.kill(driver.pid, signal.SIGUSR1)
+    time.sleep(1.0)
+    for pid in [driver.pid, *pids]:
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    pytest.fail(f"the harness stand-in did not exit within {within_s:.0f} s after {what}; {state}; "
+                f"its stderr: {driver.communicate(timeout=10)[1][-4000:]}")
+
+
 def gone(pids: list[int], within_s: float = 15.0) -> bool:
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
@@ -81,13 +103,7 @@ def test_no_child_outlives_the_harness(tmp_path: Path, how: str, send: signal.Si
         if send is not None:
             time.sleep(0.3)
             driver.send_signal(send)
-        try:
-            driver.wait(timeout=90)
-        except subprocess.TimeoutExpired:
-            for pid in [driver.pid, *pids]:
-                if alive(pid):
-                    os.kill(pid, signal.SIGKILL)
-            pytest.fail(f"the harness stand-in did not exit after {how}/{send}; its stderr: {driver.communicate(timeout=10)[1][-2000:]}")
+        end(driver, pids, f"{how}/{send}")
         assert how != "hang" or driver.returncode == 128 + signal.SIGTERM, "a hung unwinding ends by the watchdog's exit code"
         assert gone(pids), f"still running after {how}/{send}: {[p for p in pids if alive(p)]}"
         assert list((tmp_path / "engines").glob("*.json")) == []
@@ -127,7 +143,7 @@ def test_a_live_harness_keeps_its_engine(tmp_path: Path) -> None:
         assert reap_orphans(tmp_path / "engines") == [] and alive(child)
     finally:
         driver.terminate()
-        driver.wait(timeout=30)
+        end(driver, [child, free], "SIGTERM")
         assert gone([child, free])
 
 
@@ -135,8 +151,8 @@ def test_a_harness_guarding_again_keeps_what_it_recorded(tmp_path: Path) -> None
     """`harness curve` runs one comparison per size in one process: each guards the same folder, and
     the next one must not take the process's own recorded descendants for an earlier run's orphans."""
     again = DRIVER.replace('how = sys.argv[2]', 'print(lifetime.guard(Path(sys.argv[1])), flush=True)\nhow = sys.argv[2]')
-    driver = subprocess.Popen([sys.executable, "-c", again, str(tmp_path / "engines"), "wait"], stdout=subprocess.PIPE, text=True,
-                              env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    driver = subprocess.Popen([sys.executable, "-c", again, str(tmp_path / "engines"), "wait"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     try:
         pids = [int(p) for p in driver.stdout.readline().split()]
         second_guard = driver.stdout.readline().strip()
@@ -144,7 +160,7 @@ def test_a_harness_guarding_again_keeps_what_it_recorded(tmp_path: Path) -> None
         assert all(alive(pid) for pid in pids)
     finally:
         driver.terminate()
-        driver.wait(timeout=30)
+        end(driver, pids, "SIGTERM")
         assert gone(pids)
 
 
