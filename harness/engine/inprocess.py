@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict
 from typing import Any, Mapping
 
-from harness.engine.lifetime import record_descendants
+from harness.engine.lifetime import ENGINE_CLOSE_GRACE_S, record_descendants
 from harness.engine.types import EngineSettings, GenerationRequest, GenerationResult, RequestFailed
 
 
@@ -93,8 +93,9 @@ class InProcessEngine:
         return peak
 
     def close(self) -> None:
-        """Shut the engine down and drop it now (not at interpreter exit, when vLLM's cleanup fails)."""
-        self._engine.shutdown()
+        """Shut the engine down and drop it now (not at interpreter exit, when vLLM's cleanup fails); vLLM kills
+        what is left of its processes after ENGINE_CLOSE_GRACE_S."""
+        self._engine.shutdown(timeout=ENGINE_CLOSE_GRACE_S)
         self._engine = None
 
 
