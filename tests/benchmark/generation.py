@@ -1,4 +1,4 @@
-"""One generation measurement in a process of its own: engine start, then tokens per second.
+"""One generation measurement in a process of its own: engine start, tokens per second, engine close.
 
 `python tests/benchmark/generation.py --model DIR --dtype float32 --engine harness|raw [--adapter DIR]`
 builds the same token-id prompts every variant gets (synthetic contract excerpts under the task's
@@ -68,7 +68,9 @@ async def harness_rates(settings: EngineSettings, ids: list[list[int]], max_toke
                 predictions = await run_batch(engine, batch, LoadProfile(concurrency=concurrency, warmup_requests=0))
                 result[label] = rate(time.perf_counter() - began, sum(p.completion_tokens for p in predictions), len(ids))
     finally:
+        closing = time.perf_counter()
         engine.close()
+        result["engine_close_s"] = round(time.perf_counter() - closing, 2)
     return result
 
 
