@@ -41,12 +41,17 @@ BATCH_LIMITS = {"params": 100, "metrics": 1000, "tags": 100}
 _REFUSED_KEY_CHARS = re.compile(r"[^\w./ -]")
 
 
+def sqlite_database(tracking_uri: str) -> Path | None:
+    """The database file of a `sqlite:///<path>` tracking URI; None for any other store."""
+    return Path(tracking_uri.removeprefix("sqlite:///")) if tracking_uri.startswith("sqlite:///") else None
+
+
 def open_client(tracking_uri: str) -> MlflowClient:
     """A client whose store is ready. A sqlite store is opened first under the project's inter-process
     lock (harness.cache_files.key_lock, `.locks/` beside the file): two processes opening one new store at once would both run MLflow's table
     migrations, and one would fail (seen with two comparisons finishing within a second)."""
-    database = Path(tracking_uri.removeprefix("sqlite:///"))
-    if not tracking_uri.startswith("sqlite:///") or not database.parent.is_dir():
+    database = sqlite_database(tracking_uri)
+    if database is None or not database.parent.is_dir():
         return MlflowClient(tracking_uri)  # a server, or a folder that is not there: MLflow's own error, as before
     with key_lock(database, f"opening of the MLflow store {database.name}"):
         client = MlflowClient(tracking_uri)
@@ -59,9 +64,9 @@ def artifact_location(tracking_uri: str, artifact_root: str | None = None) -> st
     x/mlartifacts; for an http(s) tracking server, None (the server's own artifact store)."""
     if artifact_root is not None:
         return Path(artifact_root).resolve().as_uri()
-    if tracking_uri.startswith("sqlite:///"):
-        return (Path(tracking_uri.removeprefix("sqlite:///")).resolve().parent
-                / "mlartifacts").as_uri()
+    database = sqlite_database(tracking_uri)
+    if database is not None:
+        return (database.resolve().parent / "mlartifacts").as_uri()
     if tracking_uri.startswith(("http://", "https://")):
         return None
     raise HarnessError(f"no artifact location for tracking URI {tracking_uri!r}", "tracking_uri",
