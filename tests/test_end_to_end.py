@@ -37,14 +37,14 @@ ROOT = Path(__file__).resolve().parents[1]
 TASK = "contract_extraction"
 GIB = 1 << 30
 SLICE_N = 1  # records per edge-case slice; the same in every command, so the gate and the curve reuse the comparison's baseline
-TEST_N = 10  # below the task's default min_records (20), so every verdict-giving command is told MIN_RECORDS
-MIN_RECORDS = ["--min-records", str(TEST_N)]
+TEST_N = 10  # below the task's default min_records (20), so every verdict-giving command is told it (VERDICT_SIZES)
 # The candidates' cap on new tokens in this module (the shipped candidates allow 200). Measured 2026-12-04 on AVX2: the module
 # took 933.4 s capped and 1025.8 s at 200; guided JSON, whose indented answers run long, kept 2 of 10 answers valid
 # capped against 3 of 10 at 200 (nothing here asserts its quality).
 MAX_TOKENS = 128
 SIZES = ["--synthetic", "--train-size", "32", "--few-shot-pool-size", "4", "--dev-size", "4", "--test-size", str(TEST_N),
          "--excerpt-tokens", "96", "--slice-records", str(SLICE_N)]
+VERDICT_SIZES = [*SIZES, "--min-records", str(TEST_N)]  # every command that gives a verdict; `harness train` takes SIZES
 # 32 examples for 2 epochs at lr 2e-3: 16 optimizer steps of 4 (about a minute with bf16). Measured with these sizes on 24 test
 # records: merged adapter field F1 0.69 against few-shot's 0.25 (Holm p 0.0003, the CI's worse end +0.30). Half of it (16
 # examples, 8 steps) left dev loss at 0.37 and the adapter at F1 0.00: not enough.
@@ -100,7 +100,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 
 @pytest.fixture(scope="module")
 def compared(workspace: Workspace) -> tuple[Path, dict]:
-    done = harness(workspace, "compare", TASK, *workspace.args(), *SIZES, *MIN_RECORDS, *TRAIN, *BOTH_SERVINGS, "--parity-sample", "3",
+    done = harness(workspace, "compare", TASK, *workspace.args(), *VERDICT_SIZES, *TRAIN, *BOTH_SERVINGS, "--parity-sample", "3",
                    "--tracking-uri", workspace.tracking_uri, log="compare")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "VERDICT:" in done.stdout
@@ -251,7 +251,7 @@ def gated(compared: tuple[Path, dict], workspace: Workspace) -> tuple[subprocess
     """The gate over the trained adapter, logged to the comparison's MLflow store."""
     _, summary = compared
     junit, comment = workspace.base / "gate.xml", workspace.base / "gate.md"
-    done = harness(workspace, "gate", TASK, *workspace.args(), *SIZES, *MIN_RECORDS, *GATE, "--adapter", summary["adapter"]["path"],
+    done = harness(workspace, "gate", TASK, *workspace.args(), *VERDICT_SIZES, *GATE, "--adapter", summary["adapter"]["path"],
                    "--junit", str(junit), "--markdown", str(comment), "--tracking-uri", workspace.tracking_uri, log="gate-pass")
     run_dir = latest_run(workspace)
     return done, run_dir, json.loads((run_dir / "summary.json").read_text())
@@ -285,7 +285,7 @@ def test_a_passing_gate_makes_its_adapter_version_the_champion(gated: tuple[subp
 def curve(compared: tuple[Path, dict], workspace: Workspace) -> dict:
     """`harness curve` over two tiny nested training sizes, on the comparison's data and cache."""
     sizes = ",".join(map(str, CURVE_SIZES))
-    done = harness(workspace, "curve", TASK, *workspace.args(), *SIZES, *MIN_RECORDS, "--max-steps", "2", "--learning-rate", "1e-3",
+    done = harness(workspace, "curve", TASK, *workspace.args(), *VERDICT_SIZES, "--max-steps", "2", "--learning-rate", "1e-3",
                    "--parity-sample", "0", "--no-mlflow", "--sizes", sizes, log="curve")
     assert done.returncode == 0, done.stderr[-3000:]
     (folder,) = (workspace.reports / TASK).glob("curve-*")
@@ -307,7 +307,7 @@ def test_curve_runs_nested_sizes_and_writes_the_curve(curve: dict) -> None:
 def test_gate_blocks_an_undertrained_adapter_reusing_the_baseline(curve: dict, workspace: Workspace) -> None:
     smallest = json.loads((Path(curve["points"][0]["run_dir"]) / "summary.json").read_text())
     adapter = smallest["adapter"]["path"]  # two optimizer steps on four examples
-    done = harness(workspace, "gate", TASK, *workspace.args(), *SIZES, *MIN_RECORDS, *GATE, "--adapter", adapter, "--no-mlflow", log="gate-degraded")
+    done = harness(workspace, "gate", TASK, *workspace.args(), *VERDICT_SIZES, *GATE, "--adapter", adapter, "--no-mlflow", log="gate-degraded")
     gated = json.loads((latest_run(workspace) / "summary.json").read_text())
     assert done.returncode == 1, done.stderr[-2000:]
     assert gated["verdict"]["decision"] in ("not_proven", "adapter_loses")
@@ -341,7 +341,7 @@ def test_gate_stops_an_adapter_for_another_base_before_scoring(workspace: Worksp
     model = get_peft_model(LlamaForCausalLM.from_pretrained(other_base), LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
     model.save_pretrained(tmp_path / "foreign-adapter")
     runs_before = set((workspace.reports / TASK).glob("2*"))
-    done = harness(workspace, "gate", TASK, *workspace.args(), *SIZES, *MIN_RECORDS, *GATE, "--adapter", str(tmp_path / "foreign-adapter"),
+    done = harness(workspace, "gate", TASK, *workspace.args(), *VERDICT_SIZES, *GATE, "--adapter", str(tmp_path / "foreign-adapter"),
                    "--no-mlflow", log="gate-foreign")
     assert done.returncode == 2
     assert "trained on base model" in done.stderr and "Traceback" not in done.stderr
