@@ -30,8 +30,9 @@ import psutil
 
 GRACE_S = 3.0
 # An in-process engine whose work is done: how long vLLM gives its engine core to exit after SIGTERM before
-# killing it and its worker. vLLM's default is 5 s, and a CPU engine's core and worker take about 6 s to tear
-# down by themselves (measured 2026-12-04 on the AVX-512 EPYC), so every close waited the whole 5 s for nothing.
+# killing it and its worker. vLLM's default is 5 s, about as long as a CPU engine's core and worker take to tear
+# down by themselves, so every close waited about 5 s for nothing (4.9 s before, 1.0 s after, on the AVX-512 EPYC:
+# reports/benchmarks/engine-close-2026-12-04T194930+0000.json).
 ENGINE_CLOSE_GRACE_S = 1.0
 UNWIND_S = 15.0
 _children: dict[int, Path | None] = {}  # process group id -> its pid file (None when not recorded)
