@@ -48,8 +48,9 @@ def sqlite_database(tracking_uri: str) -> Path | None:
 
 def open_client(tracking_uri: str) -> MlflowClient:
     """A client whose store is ready. A sqlite store is opened first under the project's inter-process
-    lock (harness.cache_files.key_lock, `.locks/` beside the file): two processes opening one new store at once would both run MLflow's table
-    migrations, and one would fail (seen with two comparisons finishing within a second)."""
+    lock (harness.cache_files.key_lock, `.locks/` beside the file): two processes opening one new store
+    at once would both run MLflow's table migrations, and one would fail (seen with two comparisons
+    finishing within a second)."""
     database = sqlite_database(tracking_uri)
     if database is None or not database.parent.is_dir():
         return MlflowClient(tracking_uri)  # a server, or a folder that is not there: MLflow's own error, as before
