@@ -1,4 +1,4 @@
-"""The process environment vLLM's CPU engine runs in: preloaded allocator and OpenMP runtime, thread binding.
+"""The process environment vLLM's CPU engine runs in: preloads, thread binding, where the model runs, OpenMP waits.
 
 vLLM's CPU documentation recommends preloading tcmalloc and an OpenMP runtime into the engine's
 processes. vLLM 0.32 already preloads torch's own libgomp itself and looks for a tcmalloc only in
@@ -8,8 +8,12 @@ its own package folder (where the PyPI build ships none), so the harness finds D
 measured to help on the project's machines (`make bench`; see the README). The runtime is part of
 the engine settings, so it is recorded in every run and in latency-bearing cache keys. The engine
 applies it to the environment of the processes it starts (vLLM spawns its engine core, which reads
-LD_PRELOAD at exec). This module knows file locations and environment variable names, nothing of
-requests.
+LD_PRELOAD at exec). On the CPU the model also runs inside vLLM's engine-core process instead of a
+further spawned worker (VLLM_ENABLE_V1_MULTIPROCESSING=0, under which vLLM's CPU platform keeps its
+one-process executor; AsyncLLM still starts its engine core as a process of its own), and OpenMP's
+threads sleep instead of spinning when they wait (OMP_WAIT_POLICY=passive): a spinning wait holds a
+core another engine, or the harness itself, needs. Measured by `make bench` (see the README). This
+module knows file locations and environment variable names, nothing of requests.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ class EngineRuntime:
 
     preload: tuple[str, ...] = ()
     omp_threads_bind: str | None = None
+    model_in_engine_core: bool = False  # False: vLLM's choice (on the CPU, a worker process beside the engine core)
+    omp_wait_policy: str | None = None  # None: the OpenMP runtime's default (spin, then sleep)
 
     def environment(self, current: Mapping[str, str]) -> dict[str, str]:
         """The variables to set for the engine's processes, given the current environment."""
@@ -47,6 +53,10 @@ class EngineRuntime:
             changes["LD_PRELOAD"] = ":".join(list(self.preload) + [p for p in already if p not in self.preload])
         if self.omp_threads_bind is not None:
             changes["VLLM_CPU_OMP_THREADS_BIND"] = self.omp_threads_bind
+        if self.model_in_engine_core:
+            changes["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"  # else vLLM's CPU platform starts a worker process for the model
+        if self.omp_wait_policy is not None:
+            changes["OMP_WAIT_POLICY"] = self.omp_wait_policy
         return changes
 
 
@@ -72,18 +82,17 @@ def default_threads_bind() -> str | None:
 
 
 def engine_runtime(device: str, preload: str = DEFAULT_PRELOAD, threads_bind: str | None = "default") -> EngineRuntime:
-    """The runtime for an engine on `device`: nothing on CUDA; on the CPU, the preloads named by `preload` and
-    the thread binding (`"default"`: default_threads_bind(); None: vLLM's auto; else a core list like "0-3")."""
+    """The runtime for an engine on `device`: nothing on CUDA; on the CPU, the preloads named by `preload`, the
+    thread binding (`"default"`: default_threads_bind(); None: vLLM's auto; else a core list like "0-3"), the
+    model in the engine-core process and OpenMP threads that sleep while they wait."""
     if preload not in PRELOAD_CHOICES:
         raise HarnessError(f"unknown preload '{preload}'", "--engine-preload", f"use one of {', '.join(PRELOAD_CHOICES)}")
     if device != "cpu":
         return EngineRuntime()
     if threads_bind == "default":
         threads_bind = default_threads_bind()
-    if preload == "none":
-        return EngineRuntime((), threads_bind)
-    libraries = [find_tcmalloc()] + ([find_iomp()] if preload == "tcmalloc+iomp" else [])
+    libraries = [] if preload == "none" else [find_tcmalloc()] + ([find_iomp()] if preload == "tcmalloc+iomp" else [])
     if None in libraries:
         missing = "tcmalloc (Debian package libtcmalloc-minimal4)" if libraries[0] is None else "libiomp5.so (PyPI intel-openmp)"
         raise HarnessError(f"{missing} is not installed", "--engine-preload", "run `make setup`, or pass --engine-preload none")
-    return EngineRuntime(tuple(libraries), threads_bind)
+    return EngineRuntime(tuple(libraries), threads_bind, model_in_engine_core=True, omp_wait_policy="passive")

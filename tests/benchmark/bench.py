@@ -7,9 +7,11 @@ and its matmul probe (on an AVX-512 machine also the probe with torch restricted
 approximates the slow kind for torch code only: vLLM's own kernels are not restricted by it); the
 training throughput and peak RSS of a short real LoRA training; then, each in a process of its
 own, engine start and generation throughput for the engine runtime variants (preloads, thread
-binding, KV-cache size, 8 requests in flight instead of all 16 at once), for base, dynamic LoRA and
-merged serving, and raw vLLM `LLM.generate` on the same token-id prompts, with the harness/raw ratio
-and the all-at-once/8-in-flight throughput ratio. `--wall` adds the wall time and peak memory
+binding, the model in a worker process of its own, spinning OpenMP waits, KV-cache size, 8 requests
+in flight instead of all 16 at once), for base, dynamic LoRA and merged serving, and raw vLLM
+`LLM.generate` on the same token-id prompts, with the harness/raw ratio and the
+all-at-once/8-in-flight throughput ratio; then two engines at once (as two comparisons on one
+machine run) for the runtime variants that decide how the engine shares the cores. `--wall` adds the wall time and peak memory
 of whole commands (make test, a first and a second make compare), each from a fresh clone.
 """
 
@@ -21,6 +23,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -32,6 +35,8 @@ from harness.hardware.precision import decide_precision
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+# The runtime variants measured two at once: those that decide how an engine shares the cores with another.
+TWO_AT_ONCE = ("default", "model_in_worker_process", "omp_wait_spinning")
 WALL_COMMANDS = {"make-test": ["make", "test"], "first-compare": ["make", "compare"], "second-compare": ["make", "compare"]}
 
 
@@ -75,10 +80,14 @@ def variants(model: Path, adapter: Path | None, merged: Path | None) -> dict[str
 
     `default` is the harness's own runtime (harness.engine.runtime); each `*_off`/`*_on` variant changes one knob of it."""
     default = engine_runtime("cpu").environment({})
-    without_bind = {k: v for k, v in default.items() if k != "VLLM_CPU_OMP_THREADS_BIND"}
+    def without(name: str) -> dict[str, str]:
+        return {k: v for k, v in default.items() if k != name}
+
     table = {"default": (model, [], default),
-             "preload_off": (model, [], {k: v for k, v in default.items() if k != "LD_PRELOAD"}),
-             "thread_bind_vllm_auto": (model, [], without_bind),
+             "preload_off": (model, [], without("LD_PRELOAD")),
+             "thread_bind_vllm_auto": (model, [], without("VLLM_CPU_OMP_THREADS_BIND")),
+             "model_in_worker_process": (model, [], without("VLLM_ENABLE_V1_MULTIPROCESSING")),
+             "omp_wait_spinning": (model, [], without("OMP_WAIT_POLICY")),
              "kv_cache_2gib": (model, ["--kv-cache-gib", "2"], default),
              "concurrency_8": (model, ["--concurrency", "8"], default),
              "raw_vllm": (model, ["--engine", "raw"], default)}
@@ -92,23 +101,45 @@ def variants(model: Path, adapter: Path | None, merged: Path | None) -> dict[str
 
 
 def generation(model: Path, dtype: str, adapter: Path | None, merged: Path | None, only: set[str] | None) -> dict[str, Any]:
-    """Run every generation variant (or those in `only`), each in its own process; add the ratios between them."""
+    """Run every generation variant (or those in `only`), each in its own process, then the core-sharing ones two
+    at once; add the ratios between them."""
     results: dict[str, Any] = {}
-    for name, (served, extra, env) in variants(model, adapter, merged).items():
+    table = variants(model, adapter, merged)
+    for name, (served, extra, env) in table.items():
         if only and name not in only:
             continue
         print(f"[bench] generation: {name}", flush=True)
         command = [sys.executable, str(HERE / "generation.py"), "--model", str(served), "--dtype", dtype, *extra]
         results[name] = run_json(command, env) | {"environment": env}
-    return results | variant_ratios(results)
+    pairs = {}
+    for name in (n for n in TWO_AT_ONCE if not only or n in only):
+        print(f"[bench] generation, two engines at once: {name}", flush=True)
+        served, extra, env = table[name]
+        pairs[name] = two_at_once([sys.executable, str(HERE / "generation.py"), "--model", str(served), "--dtype", dtype, *extra], env)
+    return results | ({"two_engines_at_once": pairs} if pairs else {}) | variant_ratios(results, pairs)
 
 
-def variant_ratios(results: dict[str, Any]) -> dict[str, float]:
-    """Base-serving ratios between variants measured in this run: (name, numerator, denominator, field)."""
+def two_at_once(command: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """Two measuring processes started together on this machine: each one's result and their summed base throughput."""
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda _: run_json(command, env), range(2)))
+    rates = [run["base"]["output_tokens_per_s"] for run in runs if "base" in run]
+    return {"runs": runs, "environment": env} | ({"output_tokens_per_s_sum": round(sum(rates), 2)} if len(rates) == 2 else {})
+
+
+def variant_ratios(results: dict[str, Any], pairs: dict[str, Any]) -> dict[str, float]:
+    """Base-serving ratios between variants measured in this run (name, numerator, denominator, field), and of
+    the summed throughput of two engines at once."""
     ratios = (("harness_over_raw_seconds_ratio", "default", "raw_vllm", "seconds"),
-              ("all_in_flight_over_8_in_flight_tokens_per_s_ratio", "default", "concurrency_8", "output_tokens_per_s"))
+              ("all_in_flight_over_8_in_flight_tokens_per_s_ratio", "default", "concurrency_8", "output_tokens_per_s"),
+              ("engine_core_over_worker_process_tokens_per_s_ratio", "default", "model_in_worker_process", "output_tokens_per_s"),
+              ("passive_over_spinning_waits_tokens_per_s_ratio", "default", "omp_wait_spinning", "output_tokens_per_s"))
     base = {name: entry["base"] for name, entry in results.items() if "base" in entry}
-    return {name: round(base[top][field] / base[bottom][field], 3) for name, top, bottom, field in ratios if top in base and bottom in base}
+    found = {name: round(base[top][field] / base[bottom][field], 3) for name, top, bottom, field in ratios if top in base and bottom in base}
+    sums = {name: pair["output_tokens_per_s_sum"] for name, pair in pairs.items() if "output_tokens_per_s_sum" in pair}
+    for other in (n for n in sums if n != "default" and "default" in sums):
+        found[f"two_at_once_default_over_{other}_tokens_per_s_ratio"] = round(sums["default"] / sums[other], 3)
+    return found
 
 
 def main() -> int:
