@@ -16,16 +16,21 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness.engine.runtime import engine_runtime, find_tcmalloc
+from harness.engine.runtime import SMALL_MACHINE_CORES, engine_runtime, find_tcmalloc
 from harness.errors import HarnessError
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_the_cpu_runtime_runs_the_model_in_the_engine_core_with_sleeping_waits_on_every_allowed_core() -> None:
-    environment = engine_runtime("cpu", preload="none").environment({})
-    cores = ",".join(map(str, sorted(os.sched_getaffinity(0))))
-    assert environment == {"VLLM_CPU_OMP_THREADS_BIND": cores, "VLLM_ENABLE_V1_MULTIPROCESSING": "0", "OMP_WAIT_POLICY": "passive"}
+def test_the_cpu_runtime_runs_the_model_in_the_engine_core_with_sleeping_waits() -> None:
+    environment = engine_runtime("cpu", preload="none", threads_bind="0").environment({})
+    assert environment == {"VLLM_CPU_OMP_THREADS_BIND": "0", "VLLM_ENABLE_V1_MULTIPROCESSING": "0", "OMP_WAIT_POLICY": "passive"}
+
+
+def test_a_small_machine_binds_every_core_this_process_may_use() -> None:
+    cores = sorted(os.sched_getaffinity(0))
+    expected = ",".join(map(str, cores)) if len(cores) <= SMALL_MACHINE_CORES else None
+    assert engine_runtime("cpu", preload="none").omp_threads_bind == expected
 
 
 def test_a_cuda_runtime_changes_nothing() -> None:

@@ -11,8 +11,9 @@ binding, the model in a worker process of its own, spinning OpenMP waits, KV-cac
 in flight instead of all 16 at once), for base, dynamic LoRA and merged serving, and raw vLLM
 `LLM.generate` on the same token-id prompts, with the harness/raw ratio and the
 all-at-once/8-in-flight throughput ratio; then two engines at once (as two comparisons on one
-machine run) for the runtime variants that decide how the engine shares the cores. `--wall` adds the wall time and peak memory
-of whole commands (make test, a first and a second make compare), each from a fresh clone.
+machine run) for the runtime variants that decide how the engine shares the cores. `--wall` adds
+the wall time and peak memory of whole commands (make test, a first and a second make compare),
+each from a fresh clone.
 """
 
 from __future__ import annotations
@@ -78,8 +79,9 @@ def training(cache: Path) -> tuple[dict[str, Any], Path | None]:
 def variants(model: Path, adapter: Path | None, merged: Path | None) -> dict[str, tuple[Path, list[str], dict[str, str]]]:
     """Each generation variant: the model it serves, its extra arguments and the environment its process starts with.
 
-    `default` is the harness's own runtime (harness.engine.runtime); each `*_off`/`*_on` variant changes one knob of it."""
+    `default` is the harness's own runtime (harness.engine.runtime); each other variant changes one knob of it."""
     default = engine_runtime("cpu").environment({})
+
     def without(name: str) -> dict[str, str]:
         return {k: v for k, v in default.items() if k != name}
 
