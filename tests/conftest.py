@@ -1,13 +1,9 @@
-"""Shared fixtures: a tiny folder in the CUAD v1 release layout, built fresh in tmp_path; each test's environment
-variables put back after it (an in-process engine sets its runtime's variables in this process, for the
-processes it spawns, and later tests must not inherit them)."""
+"""Shared fixture: a tiny folder in the CUAD v1 release layout, built fresh in tmp_path."""
 
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -69,11 +65,3 @@ def write_cuad(root: Path, numbers: range, prefix: str = "CONTRACT") -> Path:
 def cuad_dir(tmp_path: Path) -> Path:
     """A CUAD-layout folder with 24 small contracts."""
     return write_cuad(tmp_path / "cuad", range(24))
-
-
-@pytest.fixture(autouse=True)
-def restore_environment() -> Iterator[None]:
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)

@@ -4,7 +4,7 @@ The pure part checks the variables harness.engine.runtime sets for each device a
 The engine part starts the real CPU engine once and reads its process tree: the model runs in
 vLLM's engine-core process (no worker process beside it), which was spawned from an environment
 holding the runtime's variables (its own /proc environ is overwritten when vLLM sets its process
-title, so the spawning environment is what can be read).
+title, so the spawning environment is what can be read), and closing it puts back the variables it set.
 """
 
 from __future__ import annotations
@@ -62,7 +62,9 @@ def test_a_started_engine_runs_in_its_runtime() -> None:
             result = await engine.generate(GenerationRequest("r", (1, 2, 3, 4), max_tokens=4))
             return [p.name() for p in psutil.Process().children(recursive=True)], dict(os.environ), result.completion_tokens
 
+    before = {name: os.environ.get(name) for name in runtime.environment({})}
     names, spawned_from, tokens = asyncio.run(started_tree())
+    assert {name: os.environ.get(name) for name in before} == before, "a closed engine puts back the variables it set"
     assert tokens == 4
     assert [n for n in names if "EngineCor" in n] and not [n for n in names if "Worker" in n], names
     for name, value in runtime.environment({}).items():

@@ -28,8 +28,11 @@ class InProcessEngine:
         self.settings = settings
         self._adapters: dict[str, Any] = {}
         self._kv_peak: list[float | None] = [None]
-        # vLLM spawns its engine core from this process: the preloads must be in its environment at exec.
-        os.environ.update(settings.runtime.environment(os.environ))
+        # vLLM reads the runtime's variables in this process and spawns its engine core from it (the preloads must be
+        # in its environment at exec); they are this engine's, so close() puts back what they replaced.
+        runtime = settings.runtime.environment(os.environ)
+        self._replaced_environment = {name: os.environ.get(name) for name in runtime}
+        os.environ.update(runtime)
         args = AsyncEngineArgs(**engine_kwargs(settings))
         self._engine = AsyncLLM.from_engine_args(args, stat_loggers=[kv_cache_logger(self._kv_peak)])
         record_descendants()  # its engine core and workers: a later run reaps them if this one is killed -9
@@ -97,6 +100,11 @@ class InProcessEngine:
         what is left of its processes after ENGINE_CLOSE_GRACE_S."""
         self._engine.shutdown(timeout=ENGINE_CLOSE_GRACE_S)
         self._engine = None
+        for name, value in self._replaced_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def describe_inprocess(settings: EngineSettings) -> dict[str, Any]:
