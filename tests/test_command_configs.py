@@ -19,6 +19,7 @@ from harness.adapter.serving_mode import AdapterServing
 from harness.cli import build_parser, main
 from harness.cli.config import (resolve_curve_config, resolve_data_config, resolve_gate_config, resolve_run_config, resolve_training_config,
                                  resolve_tuning_config)
+from harness.pipeline.curve import point_config
 from harness.pipeline.data_stage import data_key
 from harness.errors import HarnessError
 from harness.training.model_prep import base_model_dir, default_model_dir
@@ -42,7 +43,13 @@ def fields_hold_no_namespace(value: Any) -> bool:
      lambda c: (c.task.train.rank, c.task.gate.min_records) == (4, 9)),
     (["compare", TASK, "--serving", "merged, dynamic", "--verdict-serving", "dynamic"], resolve_run_config, RunConfig,
      lambda c: c.adapter.serving == (AdapterServing.MERGED, AdapterServing.DYNAMIC) and c.adapter.verdict_serving is AdapterServing.DYNAMIC),
-    (["compare", TASK], resolve_run_config, RunConfig, lambda c: c.reuse_baseline),
+    (["compare", TASK], resolve_run_config, RunConfig, lambda c: c.reuse_baseline and c.adapter.serving == (AdapterServing.MERGED,)
+     and not c.engine.enable_lora),  # merged only on the CPU: no engine of the run needs vLLM's LoRA support
+    (["compare", TASK, "--serving", "dynamic,merged"], resolve_run_config, RunConfig, lambda c: c.engine.enable_lora),
+    (["compare", TASK, "--serving", "dynamic", "--verdict-serving", "dynamic", "--candidates", "best_prompt,few_shot"], resolve_run_config,
+     RunConfig, lambda c: not c.engine.enable_lora),  # no adapter candidate: nothing is served as a LoRA
+    (["gate", TASK, "--adapter", "/tmp", "--serving", "dynamic,merged"], resolve_gate_config, RunConfig, lambda c: c.engine.enable_lora),
+    (["tune-prompt", TASK], resolve_tuning_config, RunConfig, lambda c: c.adapter.serving == (AdapterServing.MERGED,) and not c.engine.enable_lora),
     (["compare", TASK, "--fresh-baseline"], resolve_run_config, RunConfig, lambda c: not c.reuse_baseline),
     (["gate", TASK, "--adapter", "/tmp"], resolve_gate_config, RunConfig, lambda c: c.adapter.path == Path("/tmp") and c.reuse_baseline),
     (["gate", TASK, "--adapter", "/tmp", "--fresh-baseline"], resolve_gate_config, RunConfig,
@@ -50,6 +57,8 @@ def fields_hold_no_namespace(value: Any) -> bool:
     (["tune-prompt", TASK, "--alpha", "0.01"], resolve_tuning_config, RunConfig, lambda c: c.task.gate.alpha == 0.01),
     (["curve", TASK, "--sizes", "8,4,8", "--retrain", "--fresh-baseline"], resolve_curve_config, CurveConfig,
      lambda c: (c.sizes, c.run.adapter.retrain, c.run.reuse_baseline) == ((4, 8), True, False)),
+    (["curve", TASK, "--serving", "dynamic,merged"], resolve_curve_config, CurveConfig,
+     lambda c: c.run.engine.enable_lora and not point_config(c.run, 4, first=True).engine.enable_lora),  # each point serves merged only
     (["train", TASK, "--rank", "4", "--train-seed", "3", "--no-mlflow", "--synthetic", "--model", "/m"], resolve_training_config, TrainingConfig,
      lambda c: (c.task.train.rank, c.task.train.seed, c.tracking_uri, c.data, c.model_dir) == (4, 3, None, DataOptions(synthetic=True), Path("/m"))),
     (["train", TASK, "--tracking-uri", "sqlite:///x.db"], resolve_training_config, TrainingConfig, lambda c: c.tracking_uri == "sqlite:///x.db"),

@@ -5,7 +5,7 @@ the embedded model, a LoRA trained here), on small splits of the real contracts.
 the run from outside and kills it when the next stage is under way: `kill -9` mid data build,
 mid-training (after a checkpoint), mid-way through the first prompt-only candidate's test batch
 (two requests at a time in flight, so the batch is provably unfinished), SIGTERM mid-way through
-the last one's (it must end with exit 143, status `failed` and no engine process left), `kill -9`
+the last base-engine one's (it must end with exit 143, status `failed` and no engine process left), `kill -9`
 mid-way through the merged engine's, once summary.json is written (the report still to come), and
 while MLflow logs the finished run, which `harness log` then logs whole. After each kill, every
 process the harness had started (vLLM's engine core and workers) must be gone, by itself or reaped
@@ -13,7 +13,9 @@ by the next run, and each bare `--resume` continues the newest unfinished run. A
 write cut off by a kill) is planted once. At the end every batch holds each record exactly once (no
 request sent twice, the torn line dropped), every batch that was complete at a kill is
 byte-for-byte unchanged, and the run is complete with its report and one finished MLflow parent
-run. The candidates stop after 32 new tokens and training takes one example per step
+run. The adapter is served both ways, dynamically (a LoRARequest on the base engine, whose LoRA
+support is on for it) and merged, so the resumed run holds every candidate of both engines. The
+candidates stop after 32 new tokens and training takes one example per step
 (tests/short_answers.py): the test proves resumption, not answer quality.
 """
 
@@ -43,7 +45,7 @@ TEST_N, DEV_N, CANARIES = 4, 2, 2
 SIZES = ["--train-size", "16", "--few-shot-pool-size", "4", "--dev-size", str(DEV_N), "--test-size", str(TEST_N), "--slice-records", "0"]
 # 12 optimizer steps of one example: a checkpoint is written at step 10, so the kill in training lands after one.
 # Two requests in flight: when a batch's first line is written, at least two of its four requests are not yet sent.
-RUN = [*SIZES, "--max-steps", "12", "--batch-size", "1", "--parity-sample", "0", "--canaries", str(CANARIES), "--serving", "merged",
+RUN = [*SIZES, "--max-steps", "12", "--batch-size", "1", "--parity-sample", "0", "--canaries", str(CANARIES), "--serving", "dynamic,merged",
        "--min-records", str(TEST_N), "--concurrency", "2"]
 STAGE_TIMEOUT_S = 1500
 
@@ -227,6 +229,10 @@ def check_the_finished_run(tmp_path: Path, runs: list[Harness], finished: dict[P
     assert all(entry["metrics"]["n"] == TEST_N for entry in summary["candidates"].values())
     assert summary["adapter"]["manifest"]["settings"]["max_steps"] == 12 and summary["adapter_checks"]["liveness"]["passed"]
     assert summary["engine"]["session"].startswith("not started") and summary["engine"]["merged"]["session"].startswith("not started")
+    assert set(summary["candidates"]) == {"best_prompt", "few_shot", "lora_short", "guided_json", "lora_short@merged"}
+    assert set(summary["engine"]["adapter_serving"]) == {"dynamic", "merged"} and "regression.adapter" in summary["regression"]["pass_rates"]
+    assert summary["engine"]["engine_args"]["enable_lora"] and summary["engine"]["merged"]["engine_args"]["enable_lora"], \
+        "dynamic serving: both engines have LoRA support, so the merged adapter is timed under the baseline's settings"
     assert (run_dir / "report.html").is_file()
     client, receipt = MlflowClient(tracking_uri(tmp_path)), json.loads((run_dir / "mlflow.json").read_text())
     parents = client.search_runs([client.get_experiment_by_name(receipt["experiment"]).experiment_id],

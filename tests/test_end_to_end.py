@@ -10,7 +10,9 @@ adapter passes (exit 0, reusing the cached baseline; its version becomes the cha
 under-trained adapter is blocked (exit 1), an adapter for another base model stops before any
 scoring (exit 2). `harness curve` runs on the same data and cache, so its baselines are the
 comparison's, and its smallest adapter is the under-trained one the gate blocks (resuming a run
-killed at each stage is tests/test_crash_resume.py's). The last tests open `make ui` and report.html
+killed at each stage, and serving the adapter dynamically as well, is tests/test_crash_resume.py's). The comparison
+serves the adapter merged only, as `harness compare` does on the CPU by default, with vLLM's LoRA support off in both
+engines, so the gates and the curve (merged only too) reuse its baseline. The last tests open `make ui` and report.html
 in a headless Chromium (tests/review_browser.py). Generated tokens and engine starts dominate this
 module's time on a 2-core CPU, so every test reuses what an earlier one built, the test split holds 10
 records (with `--min-records 10`, so verdicts can still pass), and the candidates stop after 128 new
@@ -54,8 +56,6 @@ CURVE_SIZES = (4, 8)
 # reuse the comparison's cached baseline batches; they serve the adapter merged only. The PEFT parity
 # check (generating with transformers, tens of seconds) is the comparison's to prove, not theirs.
 GATE = ["--serving", "merged", "--parity-sample", "0"]
-# The comparison serves the adapter both ways (on the CPU the default is merged only).
-BOTH_SERVINGS = ["--serving", "dynamic,merged"]
 
 pytestmark = pytest.mark.slow
 
@@ -100,7 +100,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 
 @pytest.fixture(scope="module")
 def compared(workspace: Workspace) -> tuple[Path, dict]:
-    done = harness(workspace, "compare", TASK, *workspace.args(), *VERDICT_SIZES, *TRAIN, *BOTH_SERVINGS, "--parity-sample", "3",
+    done = harness(workspace, "compare", TASK, *workspace.args(), *VERDICT_SIZES, *TRAIN, "--parity-sample", "3",
                    "--tracking-uri", workspace.tracking_uri, log="compare")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "VERDICT:" in done.stdout
@@ -113,7 +113,7 @@ def test_compare_records_every_candidate_with_its_metrics(compared: tuple[Path, 
     assert summary["task"] == TASK and summary["run_id"] == run_dir.name
     assert not summary["baseline_cache"]["reused"] and summary["baseline_cache"]["measured_by"] is None, "the first run measures its baseline"
     assert summary["verdict"]["decision"] in ("adapter_wins", "not_proven", "adapter_loses") and summary["verdict"]["reasons"]
-    assert set(summary["candidates"]) == {"best_prompt", "few_shot", "lora_short", "lora_short@merged", "guided_json"}
+    assert set(summary["candidates"]) == {"best_prompt", "few_shot", "lora_short@merged", "guided_json"}
     environment = summary["environment"]
     assert environment["dtype"]["engine"] == summary["engine"]["engine_args"]["dtype"] == environment["precision"]["dtype"]
     assert environment["dtype"]["training"] == summary["adapter"]["manifest"]["train_precision"]["dtype"]
@@ -147,7 +147,7 @@ def test_the_token_cap_is_above_every_gold_answer(compared: tuple[Path, dict]) -
 
 def test_compare_measures_the_memory_and_throughput_of_serving_each_candidate(compared: tuple[Path, dict]) -> None:
     run_dir, summary = compared
-    assert len(summary["candidates"]) == 5
+    assert len(summary["candidates"]) == 4
     for label, entry in summary["candidates"].items():
         metrics = entry["metrics"]
         assert entry["memory_measure"] == "resident memory of the engine's process tree (sum of RSS)", label
@@ -184,7 +184,7 @@ def test_compare_scores_every_candidate_on_each_edge_case_slice(compared: tuple[
 def test_compare_probes_the_base_model_and_the_adapter_for_regressions(compared: tuple[Path, dict]) -> None:
     run_dir, summary = compared
     regression = summary["regression"]
-    assert set(regression["pass_rates"]) == {"regression.base", "regression.adapter", "regression.adapter@merged"}
+    assert set(regression["pass_rates"]) == {"regression.base", "regression.adapter@merged"}
     assert len(regression["items"]) == 12 and all(0 <= rate <= 1 for rate in regression["pass_rates"].values())
     comparison = regression["comparison"]
     assert comparison["adapter"] == "regression.adapter@merged" and 0 <= comparison["mcnemar_p"] <= 1
@@ -203,7 +203,8 @@ def test_compare_proves_the_adapter_before_scoring_it(compared: tuple[Path, dict
     assert summary["adapter"]["key"] == manifest["key"] and manifest["train_seconds"] > 0 and manifest["dev_loss"] < 0.5
     engine = summary["engine"]
     assert engine["mode"] == "inprocess" and engine["load_profile"]["concurrency"] == EngineSettings.max_num_seqs
-    assert engine["adapter_cold_load_s"] > 0 and set(engine["adapter_serving"]) == {"dynamic", "merged"}
+    assert set(engine["adapter_serving"]) == {"merged"} and engine["adapter_cold_load_s"] is None  # the CPU default: merged only
+    assert not engine["engine_args"]["enable_lora"] and not engine["merged"]["engine_args"]["enable_lora"], "no engine serves a LoRA"
     assert summary["data"]["splits"]["test"]["origin"] == "synthetic"
 
 

@@ -1,8 +1,10 @@
 """The real vLLM engine on the CPU with the embedded model, in both serving modes.
 
 In-process (AsyncLLM) and server mode (the OpenAI-compatible server the harness starts on
-127.0.0.1) must return the same greedy text and token counts for the same token-id prompts; TTFT
-and latency are measured in both; guided JSON is constrained in both.
+127.0.0.1) must return the same greedy text and token counts for the same token-id prompts, with and
+without a LoRA adapter served dynamically (a PEFT adapter with random weights made here, loaded as a
+`LoRARequest` in-process and with `--lora-modules` by the server; its cold load is timed in both);
+TTFT and latency are measured in both; guided JSON is constrained in both.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from harness.engine.types import EngineSettings, GenerationRequest
 from harness.training.model_prep import prepare_default_model
 
 ROOT = Path(__file__).resolve().parents[1]
+ADAPTER = "random-lora"
 PROMPTS = ("Name three colours.", "What is the capital of France? Answer in one word.", "Write the number 12 in words.")
 
 pytestmark = pytest.mark.slow
@@ -28,18 +31,32 @@ def requests(tokenizer, schema: dict) -> list[GenerationRequest]:
     for i, text in enumerate(PROMPTS):
         ids = tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True, tokenize=True, return_dict=False)
         made.append(GenerationRequest(f"r{i}", tuple(ids), max_tokens=24))
+        made.append(GenerationRequest(f"r{i}+lora", tuple(ids), max_tokens=24, adapter=ADAPTER))
     ids = tokenizer.apply_chat_template([{"role": "user", "content": "Give a contract's fields as JSON."}], add_generation_prompt=True,
                                         tokenize=True, return_dict=False)
     made.append(GenerationRequest("guided", tuple(ids), max_tokens=200, json_schema=schema))
     return made
 
 
-async def serve(settings: EngineSettings, mode: str, batch: list[GenerationRequest]) -> dict:
-    async with open_engine(settings, mode) as engine:
-        return {r.request_id: await engine.generate(r) for r in batch}
+def random_adapter(model_dir: Path, folder: Path) -> Path:
+    """A rank-8 LoRA on the attention projections with random A and B (PEFT's own init would leave B at zero)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    config = LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    get_peft_model(AutoModelForCausalLM.from_pretrained(str(model_dir)), config).save_pretrained(folder)
+    return folder
 
 
-def test_inprocess_and_server_agree_on_greedy_outputs() -> None:
+async def serve(settings: EngineSettings, mode: str, batch: list[GenerationRequest], adapter: Path) -> tuple[dict, float]:
+    async with open_engine(settings, mode, adapters={ADAPTER: str(adapter)}) as engine:
+        cold_load_s = await engine.load_adapter(ADAPTER, str(adapter))
+        return {r.request_id: await engine.generate(r) for r in batch}, cold_load_s
+
+
+def test_inprocess_and_server_agree_on_greedy_outputs(tmp_path: Path) -> None:
     from transformers import AutoTokenizer
 
     model_dir = prepare_default_model(ROOT / ".cache")
@@ -47,9 +64,12 @@ def test_inprocess_and_server_agree_on_greedy_outputs() -> None:
     schema = {"type": "object", "properties": {"governing_law": {"type": "string"}, "notice_period_days": {"type": "integer"}},
               "required": ["governing_law", "notice_period_days"], "additionalProperties": False}
     batch = requests(tokenizer, schema)
-    settings = EngineSettings(model_dir=str(model_dir), max_model_len=1024)
-    inprocess = asyncio.run(serve(settings, "inprocess", batch))
-    server = asyncio.run(serve(settings, "server", batch))
+    adapter = random_adapter(model_dir, tmp_path / "adapter")
+    settings = EngineSettings(model_dir=str(model_dir), max_model_len=1024, enable_lora=True)
+    inprocess, inprocess_cold_s = asyncio.run(serve(settings, "inprocess", batch, adapter))
+    server, server_cold_s = asyncio.run(serve(settings, "server", batch, adapter))
+    assert inprocess_cold_s > 0 and server_cold_s > 0
+    assert any(inprocess[f"r{i}"].text != inprocess[f"r{i}+lora"].text for i in range(len(PROMPTS))), "the adapter changed no output"
     for request in batch:
         a, b = inprocess[request.request_id], server[request.request_id]
         assert a.text == b.text and a.text.strip()

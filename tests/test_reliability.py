@@ -21,6 +21,7 @@ from harness.pipeline.compare import engine_identity, recorded_config
 from harness.data.build import shortfall
 from harness.data.cuad_layout import read_contracts
 from harness.pipeline.data_stage import warn_shortfall
+from harness.engine.inprocess import engine_kwargs
 from harness.engine.server import server_command
 from harness.engine.types import EngineSettings
 from harness.errors import HarnessError
@@ -191,6 +192,14 @@ def test_a_started_server_binds_127_0_0_1_only() -> None:
     command = server_command(EngineSettings(model_dir="/m"), 8123, {})
     assert command[command.index("--host") + 1] == "127.0.0.1"
     assert "0.0.0.0" not in command
+
+
+def test_only_an_engine_that_serves_a_lora_enables_vllms_lora_support() -> None:
+    assert "--enable-lora" not in server_command(EngineSettings(model_dir="/m"), 8123, {})
+    assert not {"max_lora_rank", "max_loras"} & set(engine_kwargs(EngineSettings(model_dir="/m")))
+    command = server_command(EngineSettings(model_dir="/m", enable_lora=True, max_lora_rank=8), 8123, {"adapter": "/a"})
+    assert command[command.index("--max-lora-rank") + 1] == "8" and "--enable-lora" in command and "adapter=/a" in command
+    assert engine_kwargs(EngineSettings(model_dir="/m", enable_lora=True))["enable_lora"] is True
 
 
 def test_a_symlink_planted_in_the_reports_folder_is_not_followed(tmp_path: Path) -> None:

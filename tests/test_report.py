@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -12,6 +13,7 @@ from test_report_run_folder import CANDIDATES, write_run_folder
 from harness.errors import HarnessError
 from harness.record.run_summary import RunSummary, read_run_summary
 from harness.sinks.report import write_report
+from harness.sinks.report.evidence import serving_blocks
 from harness.sinks.report.formatting import format_metric, format_number, format_p
 from harness.sinks.report.markdown import demote_headings
 from harness.sinks.report.results import KEY_METRICS, best_rows, metric_cell
@@ -199,3 +201,14 @@ def test_format_p(p: float, text: str) -> None:
 def test_demote_headings_leaves_code_fences_alone() -> None:
     card = "# Card\n\n```bash\n# comment\n```\n## Origin"
     assert demote_headings(card) == "### Card\n\n```bash\n# comment\n```\n#### Origin"
+
+
+@pytest.mark.parametrize("serving, cold_seconds, words", [
+    ({"dynamic": {}, "merged": {}}, 0.412, "Adapter cold load: 0.412 s."),
+    ({"dynamic": {}, "merged": {}}, None, "not measured (no base engine was started"),
+    ({"merged": {}}, None, "not measured (the adapter was served merged only, so the base engine ran without LoRA support)"),
+])
+def test_the_cold_load_line_says_why_it_was_not_measured(written: tuple[Path, RunSummary], serving: dict, cold_seconds: float | None,
+                                                         words: str) -> None:
+    summary = dataclasses.replace(written[1], engine=dict(written[1].engine) | {"adapter_serving": serving, "adapter_cold_load_s": cold_seconds})
+    assert words in serving_blocks(summary)[0].text

@@ -82,14 +82,17 @@ def resolve_gate_config(args: argparse.Namespace) -> RunConfig:
     check_bounds(args, "data", "engine", "adapter", "gate")
     paths = project_paths(args)
     config = engine_run_config(args, paths, with_gate_flags(data_task(args, paths), args))
-    return dataclasses.replace(config, adapter=adapter_options(args, config.engine.device), reuse_baseline=not args.fresh_baseline)
+    return config.with_adapter(adapter_options(args, config.engine.device), reuse_baseline=not args.fresh_baseline)
 
 
 def resolve_tuning_config(args: argparse.Namespace) -> RunConfig:
     """tune-prompt: a RunConfig without adapter or training flags (their defaults; the prompt search uses neither)."""
     check_bounds(args, "data", "engine", "gate")
     paths = project_paths(args)
-    return engine_run_config(args, paths, with_gate_flags(data_task(args, paths), args))
+    config = engine_run_config(args, paths, with_gate_flags(data_task(args, paths), args))
+    # a comparison's default serving, so that one with the same options finds the recorded choice under the same engine settings
+    return config.with_adapter(AdapterOptions(serving=serving_modes(default_serving(config.engine.device))))
+
 
 
 def resolve_training_config(args: argparse.Namespace) -> TrainingConfig:
@@ -147,6 +150,10 @@ def default_serving(device: str) -> str:
     return "dynamic,merged" if device == "cuda" else "merged"
 
 
+def serving_modes(text: str) -> tuple[AdapterServing, ...]:
+    return tuple(AdapterServing(name.strip()) for name in text.split(",") if name.strip())
+
+
 def adapter_options(args: argparse.Namespace, device: str) -> AdapterOptions:
     """The adapter group's options; `--serving` defaults by device."""
     text = args.serving or default_serving(device)
@@ -154,7 +161,7 @@ def adapter_options(args: argparse.Namespace, device: str) -> AdapterOptions:
     known = {mode.value for mode in AdapterServing}
     if set(names) - known or args.verdict_serving not in names:
         raise HarnessError(f"--serving {text!r} must name dynamic and/or merged and include --verdict-serving {args.verdict_serving}", "--serving")
-    serving = tuple(AdapterServing(name) for name in names)
+    serving = serving_modes(text)
     return AdapterOptions(path=args.adapter, retrain=args.retrain, serving=serving, verdict_serving=AdapterServing(args.verdict_serving),
                           liveness_canaries=args.canaries, parity_sample=args.parity_sample)
 

@@ -1,4 +1,4 @@
-"""vLLM in-process: one `AsyncLLM` engine serving the base model and LoRA adapters.
+"""vLLM in-process: one `AsyncLLM` engine serving the base model and, when its settings enable LoRA, adapters.
 
 Requests stream back token deltas, so time to first token and end-to-end latency are measured per
 request even when many run concurrently (continuous batching). Adapters are `LoRARequest`s on the
@@ -114,13 +114,13 @@ def describe_inprocess(settings: EngineSettings) -> dict[str, Any]:
 
 def engine_kwargs(settings: EngineSettings) -> dict[str, Any]:
     """The vLLM engine arguments for these settings (recorded in the run)."""
+    lora = {"max_lora_rank": settings.max_lora_rank, "max_loras": 2} if settings.enable_lora else {}
     return {
         "model": settings.model_dir,
         "dtype": settings.dtype,
         "max_model_len": settings.max_model_len,
-        "enable_lora": True,
-        "max_lora_rank": settings.max_lora_rank,
-        "max_loras": 2,
+        "enable_lora": settings.enable_lora,
+        **lora,
         "max_num_seqs": settings.max_num_seqs,
         "kv_cache_memory_bytes": int(settings.kv_cache_gib * (1 << 30)),
         "gpu_memory_utilization": settings.gpu_memory_utilization,

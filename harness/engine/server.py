@@ -38,8 +38,9 @@ def server_command(settings: EngineSettings, port: int, adapters: Mapping[str, s
     command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", args["model"], "--host", "127.0.0.1",
                "--port", str(port), "--dtype", args["dtype"], "--max-model-len", str(args["max_model_len"]),
                "--max-num-seqs", str(args["max_num_seqs"]), "--kv-cache-memory-bytes", str(args["kv_cache_memory_bytes"]),
-               "--gpu-memory-utilization", str(args["gpu_memory_utilization"]), "--seed", str(args["seed"]),
-               "--enable-lora", "--max-lora-rank", str(args["max_lora_rank"]), "--max-loras", str(args["max_loras"])]
+               "--gpu-memory-utilization", str(args["gpu_memory_utilization"]), "--seed", str(args["seed"])]
+    if args["enable_lora"]:
+        command += ["--enable-lora", "--max-lora-rank", str(args["max_lora_rank"]), "--max-loras", str(args["max_loras"])]
     if args["enforce_eager"]:
         command.append("--enforce-eager")
     if adapters:

@@ -23,6 +23,9 @@ class EngineSettings:
     dtype: str = "float32"  # set from the run's precision decision (harness.hardware.precision)
     max_model_len: int = 4096
     max_lora_rank: int = 16
+    # vLLM's LoRA support: on only for an engine that serves an adapter as a LoRARequest (dynamic serving), since with it
+    # on every request, the base model's too, runs through the LoRA layers (`make bench`: lora_enabled_unused).
+    enable_lora: bool = False
     max_num_seqs: int = 16
     kv_cache_gib: float = 1.0
     gpu_memory_utilization: float = 0.5

@@ -25,7 +25,7 @@ from harness.errors import HarnessError
 from harness.statistics.permutation import permutation_micro_f1
 from harness.sinks.report.plots import plot_learning_curve
 from harness.sinks.report.run_folder import read_predictions
-from harness.pipeline.run_config import CurveConfig
+from harness.pipeline.run_config import CurveConfig, RunConfig
 from harness.record.run_record import write_json
 from harness.record.run_summary import RunSummary
 from harness.task.specs import GateSpec
@@ -81,6 +81,14 @@ def smallest_winning_size(points: list[dict[str, Any]], gate: GateSpec) -> int |
     return min(sizes) if sizes else None
 
 
+def point_config(base: RunConfig, size: int, first: bool) -> RunConfig:
+    """The comparison at one training-set size: the adapter served merged only; every point after the first reuses
+    the baselines the first one measured."""
+    task = dataclasses.replace(base.task, train=dataclasses.replace(base.task.train, train_limit=size))
+    merged = dataclasses.replace(base.adapter, serving=(AdapterServing.MERGED,), verdict_serving=AdapterServing.MERGED)
+    return base.with_adapter(merged, task=task, reuse_baseline=base.reuse_baseline or not first)
+
+
 def run_curve(curve: CurveConfig) -> dict[str, Any]:
     base = curve.run
     missing = [c for c in BASELINES if c not in {x.id for x in base.candidates}]
@@ -88,11 +96,8 @@ def run_curve(curve: CurveConfig) -> dict[str, Any]:
         raise HarnessError(f"the curve needs the candidates {list(BASELINES)} and an adapter candidate", "--candidates")
     points = []
     for size in curve.sizes:
-        task = dataclasses.replace(base.task, train=dataclasses.replace(base.task.train, train_limit=size))
-        config = dataclasses.replace(base, task=task, reuse_baseline=base.reuse_baseline or bool(points),
-                                     adapter=dataclasses.replace(base.adapter, serving=(AdapterServing.MERGED,), verdict_serving=AdapterServing.MERGED))
         print(f"[curve] training size {size}", flush=True)
-        outcome = run_comparison(config)
+        outcome = run_comparison(point_config(base, size, first=not points))
         complete_run(outcome.run_dir)  # a curve point has no report of its own
         points.append(point_of(outcome.run_dir, outcome.summary, size, base.seed))
     gate = base.task.gate

@@ -8,8 +8,9 @@ shape of a run's settings, not how any stage uses them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from harness.adapter.serving_mode import AdapterServing
 from harness.score.cost import DEFAULT_PRICE_USD_PER_HOUR, TokenPrice
@@ -84,6 +85,12 @@ class RunConfig:
     seed: int = 13
     slice_records: int | None = None  # test records per edge-case slice (None: the task's slices.records; 0: none)
     precision: PrecisionDecision | None = None  # the run's device/dtype decision (EngineSettings carries the dtype)
+
+    def with_adapter(self, adapter: AdapterOptions, **changes: Any) -> RunConfig:
+        """This config with these adapter options; its engine's LoRA support is on only when an adapter candidate is
+        served dynamically, since with it on every request, prompt-only ones too, runs through the LoRA layers."""
+        dynamic = any(c.adapter for c in self.candidates) and AdapterServing.DYNAMIC in adapter.serving
+        return replace(self, adapter=adapter, engine=replace(self.engine, enable_lora=dynamic), **changes)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Serve every candidate of a comparison: one base engine session, then the merged adapter.
 
-The base session loads the adapter as a `LoRARequest` (timing its cold load apart from any
-request), earns the best prompt on dev unless a choice is recorded, runs the prompt-only
+Under dynamic serving the base session loads the adapter as a `LoRARequest` (timing its cold load
+apart from any request; the run's engine settings enable LoRA only then), earns the best prompt on dev unless a choice is recorded, runs the prompt-only
 candidates on dev (to pick the strongest baseline there, never on test) and then every candidate
 on test and on the edge-case slices (one batch of every slice's variants) under the same load profile. The merged session serves the adapter folded into a copy of
 the base with identical engine settings. Liveness canaries are two batches: the base model's greedy
@@ -158,9 +158,10 @@ async def serve_base(plan: ServingPlan, builder: RequestBuilder, settings: Engin
     known = pending(plan, builder, base_jobs(plan, plan.choice.winner)) if plan.choice else None  # None: the search decides
     if known == [] and mode == "inprocess":
         return BaseSession(plan.choice, None, describe_inprocess(settings) | {"session": SKIPPED})
-    adapters = {ADAPTER_NAME: str(plan.adapter_dir)} if plan.adapter_dir else {}
+    dynamic = plan.adapter_dir is not None and AdapterServing.DYNAMIC in plan.serving
+    adapters = {ADAPTER_NAME: str(plan.adapter_dir)} if dynamic else {}
     async with open_engine(settings, mode, url, adapters) as engine:
-        cold = await engine.load_adapter(ADAPTER_NAME, str(plan.adapter_dir)) if plan.adapter_dir else None
+        cold = await engine.load_adapter(ADAPTER_NAME, str(plan.adapter_dir)) if dynamic else None
         choice = plan.choice or await tune_prompt(engine, builder, plan.task, plan.splits["dev"], tuned_candidate(plan.candidates),
                                                   plan.store, plan.profile, plan.choice_key)
         for batch in known if known is not None else pending(plan, builder, base_jobs(plan, choice.winner)):

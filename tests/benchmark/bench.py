@@ -7,8 +7,8 @@ and its matmul probe (on an AVX-512 machine also the probe with torch restricted
 approximates the slow kind for torch code only: vLLM's own kernels are not restricted by it); the
 training throughput and peak RSS of a short real LoRA training; then, each in a process of its
 own, engine start and generation throughput for the engine runtime variants (preloads, thread
-binding, the model in a worker process of its own, spinning OpenMP waits, KV-cache size, 8 requests
-in flight instead of all 16 at once), for base, dynamic LoRA and merged serving, and raw vLLM
+binding, the model in a worker process of its own, spinning OpenMP waits, KV-cache size, vLLM's LoRA
+support on with no adapter, 8 requests in flight instead of all 16 at once), for base, dynamic LoRA and merged serving, and raw vLLM
 `LLM.generate` on the same token-id prompts, with the harness/raw ratio and the
 all-at-once/8-in-flight throughput ratio; then two engines at once (as two comparisons on one
 machine run) for the runtime variants that decide how the engine shares the cores. `--wall` adds
@@ -91,6 +91,7 @@ def variants(model: Path, adapter: Path | None, merged: Path | None) -> dict[str
              "model_in_worker_process": (model, [], without("VLLM_ENABLE_V1_MULTIPROCESSING")),
              "omp_wait_spinning": (model, [], without("OMP_WAIT_POLICY")),
              "kv_cache_2gib": (model, ["--kv-cache-gib", "2"], default),
+             "lora_enabled_unused": (model, ["--enable-lora"], default),
              "concurrency_8": (model, ["--concurrency", "8"], default),
              "raw_vllm": (model, ["--engine", "raw"], default)}
     if find_iomp() and "LD_PRELOAD" in default:
@@ -135,7 +136,8 @@ def variant_ratios(results: dict[str, Any], pairs: dict[str, Any]) -> dict[str, 
     ratios = (("harness_over_raw_seconds_ratio", "default", "raw_vllm", "seconds"),
               ("all_in_flight_over_8_in_flight_tokens_per_s_ratio", "default", "concurrency_8", "output_tokens_per_s"),
               ("engine_core_over_worker_process_tokens_per_s_ratio", "default", "model_in_worker_process", "output_tokens_per_s"),
-              ("passive_over_spinning_waits_tokens_per_s_ratio", "default", "omp_wait_spinning", "output_tokens_per_s"))
+              ("passive_over_spinning_waits_tokens_per_s_ratio", "default", "omp_wait_spinning", "output_tokens_per_s"),
+              ("lora_off_over_lora_enabled_tokens_per_s_ratio", "default", "lora_enabled_unused", "output_tokens_per_s"))
     base = {name: entry["base"] for name, entry in results.items() if "base" in entry}
     found = {name: round(base[top][field] / base[bottom][field], 3) for name, top, bottom, field in ratios if top in base and bottom in base}
     sums = {name: pair["output_tokens_per_s_sum"] for name, pair in pairs.items() if "output_tokens_per_s_sum" in pair}

@@ -1,6 +1,6 @@
 """One generation measurement in a process of its own: engine start, tokens per second, engine close.
 
-`python tests/benchmark/generation.py --model DIR --dtype float32 --engine harness|raw [--adapter DIR]`
+`python tests/benchmark/generation.py --model DIR --dtype float32 --engine harness|raw [--adapter DIR] [--enable-lora]`
 builds the same token-id prompts every variant gets (synthetic contract excerpts under the task's
 short adapter prompt, rendered with the model's chat template), starts one engine and times
 greedy generation of all prompts at once, after one untimed warm-up request. `harness` sends them
@@ -106,8 +106,10 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--concurrency", type=int, help="harness engine: requests in flight (default: all prompts at once)")
     parser.add_argument("--kv-cache-gib", type=float, default=1.0)
+    parser.add_argument("--enable-lora", action="store_true", help="vLLM's LoRA support on without an adapter (on anyway with --adapter)")
     args = parser.parse_args()
-    settings = EngineSettings(model_dir=str(args.model), dtype=args.dtype, max_model_len=2048, kv_cache_gib=args.kv_cache_gib)
+    settings = EngineSettings(model_dir=str(args.model), dtype=args.dtype, max_model_len=2048, kv_cache_gib=args.kv_cache_gib,
+                              enable_lora=args.enable_lora or args.adapter is not None)
     ids = prompt_ids(args.model, args.prompts)
     if args.engine == "raw":
         result = raw_rates(settings, ids, args.max_tokens)

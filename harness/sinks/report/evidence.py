@@ -70,8 +70,12 @@ def serving_blocks(summary: RunSummary) -> tuple[Block, ...]:
     if not modes:
         return (Text("No candidate of this run uses an adapter."),)
     cold_seconds = summary.engine["adapter_cold_load_s"]
-    cold_load = f"{format_number(cold_seconds, 's')} s" if cold_seconds is not None else \
-        "not measured (no base engine was started: every batch it serves was already complete)"
+    if cold_seconds is not None:
+        cold_load = f"{format_number(cold_seconds, 's')} s"
+    elif "dynamic" not in modes:
+        cold_load = "not measured (the adapter was served merged only, so the base engine ran without LoRA support)"
+    else:
+        cold_load = "not measured (no base engine was started: every batch it serves was already complete)"
     names = list(dict.fromkeys(name for measured in modes.values() for name in measured))
     rows = tuple((name, *(_serving_value(summary, name, modes[mode].get(name)) for mode in modes))
                  for name in names)
