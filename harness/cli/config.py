@@ -94,7 +94,6 @@ def resolve_tuning_config(args: argparse.Namespace) -> RunConfig:
     return config.with_adapter(AdapterOptions(serving=serving_modes(default_serving(config.engine.device))))
 
 
-
 def resolve_training_config(args: argparse.Namespace) -> TrainingConfig:
     """train: the task with data and training flags, the model, the precision and where to log."""
     check_bounds(args, "data", "train")
@@ -151,6 +150,7 @@ def default_serving(device: str) -> str:
 
 
 def serving_modes(text: str) -> tuple[AdapterServing, ...]:
+    """The serving patterns a comma-separated `--serving` value names, in its order."""
     return tuple(AdapterServing(name.strip()) for name in text.split(",") if name.strip())
 
 

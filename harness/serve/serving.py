@@ -1,8 +1,8 @@
 """Serve every candidate of a comparison: one base engine session, then the merged adapter.
 
 Under dynamic serving the base session loads the adapter as a `LoRARequest` (timing its cold load
-apart from any request; the run's engine settings enable LoRA only then), earns the best prompt on dev unless a choice is recorded, runs the prompt-only
-candidates on dev (to pick the strongest baseline there, never on test) and then every candidate
+apart from any request; the run's engine settings enable LoRA only then). It earns the best prompt
+on dev unless a choice is recorded, runs the prompt-only candidates on dev (to pick the strongest baseline there, never on test) and then every candidate
 on test and on the edge-case slices (one batch of every slice's variants) under the same load profile. The merged session serves the adapter folded into a copy of
 the base with identical engine settings. Liveness canaries are two batches: the base model's greedy
 outputs (a prompt-only batch, cached with the baseline) and the adapter's, from the engine that
