@@ -8,9 +8,9 @@ approximates the slow kind for torch code only: vLLM's own kernels are not restr
 training throughput and peak RSS of a short real LoRA training; then, each in a process of its
 own, engine start and generation throughput for the engine runtime variants (preloads, thread
 binding, the model in a worker process of its own, spinning OpenMP waits, KV-cache size, vLLM's LoRA
-support on with no adapter, 8 requests in flight instead of all 16 at once), for base, dynamic LoRA and merged serving, and raw vLLM
-`LLM.generate` on the same token-id prompts, with the harness/raw ratio and the
-all-at-once/8-in-flight throughput ratio; then two engines at once (as two comparisons on one
+support on with no adapter, 8 requests in flight instead of all 16 at once), for base, dynamic LoRA
+and merged serving, and raw vLLM `LLM.generate` on the same token-id prompts, with the harness/raw
+ratio and the all-at-once/8-in-flight throughput ratio; then two engines at once (as two comparisons on one
 machine run) for the runtime variants that decide how the engine shares the cores. `--wall` adds
 the wall time and peak memory of whole commands (make test, a first and a second make compare),
 each from a fresh clone.
