@@ -64,8 +64,9 @@ def test_unknown_candidate(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize("flags, expected", [
     (["--candidates", " , "], "no candidates given"),
     (["--candidates", "few_shot,lora_short"], "no candidate to search the zero-shot prompt with among few_shot, lora_short"),
-    (["--serving", "dynamic,fused"], "--serving"),
-    (["--serving", "dynamic", "--verdict-serving", "merged"], "--serving"),
+    (["--serving", "dynamic,fused"], "--serving 'dynamic,fused' must name dynamic and/or merged"),
+    (["--serving", " , "], "--serving ' , ' must name dynamic and/or merged"),
+    (["--serving", "dynamic", "--verdict-serving", "merged"], "--serving 'dynamic' must include --verdict-serving merged"),
     (["--server-url", "http://127.0.0.1:9"], "--server-url needs --mode server"),
 ])
 def test_inconsistent_flags(capsys: pytest.CaptureFixture[str], flags: list[str], expected: str) -> None:

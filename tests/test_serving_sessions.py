@@ -123,3 +123,12 @@ def test_liveness_reads_the_two_canary_batches(tmp_path: Path, builder: RequestB
     first, *rest = log.read_text().splitlines(keepends=True)
     log.write_text(first.replace("base says this", "the adapter answers") + "".join(rest))
     assert adapter_liveness(plan) == {"passed": True, "canaries": 2, "differing": 1}
+
+
+@pytest.mark.parametrize("serving, enable_lora", [((AdapterServing.DYNAMIC,), False), ((AdapterServing.MERGED,), True)])
+def test_a_base_session_refuses_an_engine_whose_lora_support_disagrees_with_the_plan(
+        tmp_path: Path, builder: RequestBuilder, serving: tuple[AdapterServing, ...], enable_lora: bool) -> None:
+    plan = plan_in(tmp_path, serving=serving)
+    settings = dataclasses.replace(NOWHERE, enable_lora=enable_lora)
+    with pytest.raises(HarnessError, match="LoRA support is (off|on) while the adapter is (not )?served dynamically"):
+        asyncio.run(serve_base(plan, builder, settings, "inprocess", None))  # refused before vLLM would fail on the missing folder

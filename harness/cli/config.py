@@ -151,17 +151,19 @@ def default_serving(device: str) -> str:
 
 def serving_modes(text: str) -> tuple[AdapterServing, ...]:
     """The serving patterns a comma-separated `--serving` value names, in its order."""
-    return tuple(AdapterServing(name.strip()) for name in text.split(",") if name.strip())
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    known = {mode.value for mode in AdapterServing}
+    if not names or set(names) - known:
+        raise HarnessError(f"--serving {text!r} must name dynamic and/or merged", "--serving")
+    return tuple(AdapterServing(name) for name in names)
 
 
 def adapter_options(args: argparse.Namespace, device: str) -> AdapterOptions:
-    """The adapter group's options; `--serving` defaults by device."""
+    """The adapter group's options; `--serving` defaults by device and must include `--verdict-serving`."""
     text = args.serving or default_serving(device)
-    names = tuple(s.strip() for s in text.split(",") if s.strip())
-    known = {mode.value for mode in AdapterServing}
-    if set(names) - known or args.verdict_serving not in names:
-        raise HarnessError(f"--serving {text!r} must name dynamic and/or merged and include --verdict-serving {args.verdict_serving}", "--serving")
     serving = serving_modes(text)
+    if AdapterServing(args.verdict_serving) not in serving:
+        raise HarnessError(f"--serving {text!r} must include --verdict-serving {args.verdict_serving}", "--serving")
     return AdapterOptions(path=args.adapter, retrain=args.retrain, serving=serving, verdict_serving=AdapterServing(args.verdict_serving),
                           liveness_canaries=args.canaries, parity_sample=args.parity_sample)
 

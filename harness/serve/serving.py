@@ -65,6 +65,10 @@ class ServingPlan:
     def canary_records(self) -> list[Record]:
         return list(self.splits["few_shot_pool"])[: self.canaries]
 
+    def serves_dynamically(self) -> bool:
+        """Whether the base engine serves the adapter as a LoRARequest (the engine's LoRA support is on for it)."""
+        return self.adapter_dir is not None and AdapterServing.DYNAMIC in self.serving
+
     def scored_splits(self) -> tuple[str, ...]:
         """Where every candidate is served for scoring: test, then the edge-case slices' variants together."""
         return ("test", SERVED_SPLIT) if self.splits.get(SERVED_SPLIT) else ("test",)
@@ -109,7 +113,7 @@ def base_jobs(plan: ServingPlan, winner: str) -> list[Job]:
     jobs += [Job(c.id, c, resolve_template(c, plan.task, winner), "dev") for c in plan.candidates if not c.adapter and c != tuned]
     jobs += [Job(c.id, c, resolve_template(c, plan.task, winner), split) for split in plan.scored_splits() for c in plan.candidates
              if not c.adapter or AdapterServing.DYNAMIC in plan.serving]
-    if plan.adapter_dir and AdapterServing.DYNAMIC in plan.serving:
+    if plan.serves_dynamically():
         jobs.append(Job(ADAPTER_PROBES, probe_candidate(True), "", REGRESSION_SPLIT))
     if plan.adapter_dir and AdapterServing.MERGED not in plan.serving:
         jobs.append(Job(ADAPTER_CANARIES, canary_candidate(True), plan.task.prompts.adapter, CANARY_SPLIT))
@@ -158,7 +162,10 @@ async def serve_base(plan: ServingPlan, builder: RequestBuilder, settings: Engin
     known = pending(plan, builder, base_jobs(plan, plan.choice.winner)) if plan.choice else None  # None: the search decides
     if known == [] and mode == "inprocess":
         return BaseSession(plan.choice, None, describe_inprocess(settings) | {"session": SKIPPED})
-    dynamic = plan.adapter_dir is not None and AdapterServing.DYNAMIC in plan.serving
+    dynamic = plan.serves_dynamically()
+    if dynamic != settings.enable_lora:  # RunConfig.with_adapter sets it from the same candidates and --serving
+        raise HarnessError(f"the base engine's LoRA support is {'off' if dynamic else 'on'} while the adapter is "
+                           f"{'' if dynamic else 'not '}served dynamically", "engine settings", "build the run config with RunConfig.with_adapter")
     adapters = {ADAPTER_NAME: str(plan.adapter_dir)} if dynamic else {}
     async with open_engine(settings, mode, url, adapters) as engine:
         cold = await engine.load_adapter(ADAPTER_NAME, str(plan.adapter_dir)) if dynamic else None
