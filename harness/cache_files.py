@@ -31,6 +31,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+from harness.errors import HarnessError
+
 LOCKS = ".locks"
 # `.<name>.<pid>@<host>-<8 hex>.<kind>`: a write, build or retired entry in progress, and who made it
 _TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)@(?P<host>[A-Za-z0-9-]+)-[0-9a-f]{8}\.(?:tmp|building|retired)$")
@@ -138,7 +140,11 @@ def publish(built: Path, target: Path, replace: bool = False) -> bool:
 
 @contextmanager
 def building(target: Path, replace: bool = False) -> Iterator[Path]:
-    """Yield a temporary folder to fill; on success publish it as `target`, on error remove it."""
+    """Yield a temporary folder to fill; on success publish it as `target`, on error remove it. A link at
+    `target` to something that does not exist is refused before any work: nothing could replace it."""
+    if target.is_symlink() and not target.exists():
+        raise HarnessError(f"{target} is a link to {os.readlink(target)}, which does not exist", "cache",
+                           "remove the link, or point it at the folder")
     folder = temporary_folder(target)
     try:
         yield folder

@@ -26,6 +26,7 @@ from typing import Callable, Iterator
 
 import pytest
 from conftest import write_cuad
+from harness.training.model_prep import default_model_dir
 from tiny_model import write_tiny_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,6 +151,13 @@ def reports_task_folder_is_a_symlink_out(p: Project) -> list[str]:
     return ["--synthetic", "--model", str(p.model)]
 
 
+def model_cache_entry_a_broken_link(p: Project) -> list[str]:
+    entry = default_model_dir(p.cache)
+    entry.parent.mkdir(parents=True)
+    entry.symlink_to(p.tmp / "moved-away")
+    return ["--synthetic"]
+
+
 def primary_metric_without_a_paired_test(p: Project) -> list[str]:
     path = p.root / "tasks" / TASK / "task.yaml"
     path.write_text(path.read_text().replace("primary_metric: field_f1", "primary_metric: latency_p95_s", 1))
@@ -178,6 +186,8 @@ ROWS: dict[str, tuple[Callable[[Project], list[str]], tuple[str, ...]]] = {
     "model folder without tokenizer": (model_without_tokenizer, ("no tokenizer files", "save the tokenizer")),
     "--train-size larger than the data": (more_training_records_than_data, ("--train-size", "too few usable records", "ask for fewer")),
     "reports/<task> a symlink out": (reports_task_folder_is_a_symlink_out, ("leads outside the reports folder", "remove the link")),
+    "cached default model a broken link": (model_cache_entry_a_broken_link, ("is a link to", "moved-away", "which does not exist",
+                                                                          "remove the link")),
     "task.yaml primary metric without a paired test": (primary_metric_without_a_paired_test,
                                                        ("task.yaml: gate.primary_metric", "expected one of", "latency_p95_s")),
     "--primary-metric unknown": (flags("--primary-metric", "f1"), ("--primary-metric", "invalid choice: 'f1'", "--help")),
