@@ -1,15 +1,17 @@
 """Serve every candidate of a comparison: one base engine session, then the merged adapter.
 
 Under dynamic serving the base session loads the adapter as a `LoRARequest` (timing its cold load
-apart from any request; the run's engine settings enable LoRA only then). It earns the best prompt
-on dev unless a choice is recorded, runs the prompt-only candidates on dev (to pick the strongest baseline there, never on test) and then every candidate
-on test and on the edge-case slices (one batch of every slice's variants) under the same load profile. The merged session serves the adapter folded into a copy of
-the base with identical engine settings. Liveness canaries are two batches: the base model's greedy
-outputs (a prompt-only batch, cached with the baseline) and the adapter's, from the engine that
-serves the verdict's adapter. The regression probe (harness.task.probes) goes to the base model and to the
-adapter under each serving pattern, with general prompts. A session whose every batch is already complete (restored from the
-baseline cache or a resumed run) starts no engine. Every batch lands in the run's `BatchStore`;
-this module returns what happened, and scores nothing but the prompt search.
+apart from any request; the run's engine settings enable LoRA only then). It searches for the best
+prompt on dev unless a choice is recorded, runs the prompt-only candidates on dev (to pick the
+strongest baseline there, never on test) and then every candidate on test and on the edge-case
+slices (one batch of every slice's variants) under the same load profile. The merged session serves
+the adapter folded into a copy of the base with identical engine settings. Liveness canaries are two
+batches: the base model's greedy outputs (a prompt-only batch, cached with the baseline) and the
+adapter's, from the engine that serves the verdict's adapter. The regression probe
+(harness.task.probes) goes to the base model and to the adapter under each serving pattern, with
+general prompts. A session whose every batch is already complete (restored from the baseline cache
+or a resumed run) starts no engine. Every batch lands in the run's `BatchStore`; this module returns
+what happened, and scores nothing but the prompt search.
 """
 
 from __future__ import annotations
