@@ -2,18 +2,18 @@
 
 A development tool beside the tests, not part of the library: nothing in `harness/` imports it.
 
-Records the CPU (model, precision-relevant flags), torch's CPU capability, the precision decision
-and its matmul probe (on an AVX-512 machine also the probe with torch restricted to AVX2, which
-approximates the slow kind for torch code only: vLLM's own kernels are not restricted by it); the
-training throughput and peak RSS of a short real LoRA training; then, each in a process of its
-own, engine start and generation throughput for the engine runtime variants (preloads, thread
-binding, the model in a worker process of its own, spinning OpenMP waits, KV-cache size, vLLM's LoRA
-support on with no adapter, 8 requests in flight instead of all 16 at once), for base, dynamic LoRA
-and merged serving, and raw vLLM `LLM.generate` on the same token-id prompts, with the harness/raw
-ratio and the all-at-once/8-in-flight throughput ratio; then two engines at once (as two comparisons on one
-machine run) for the runtime variants that decide how the engine shares the cores. `--wall` adds
-the wall time and peak memory of whole commands (make test, a first and a second make compare),
-each from a fresh clone.
+Records the CPU (model, precision-relevant flags), torch's CPU capability, the precision decision and
+its matmul probe (on an AVX-512 machine also the probe with torch restricted to AVX2, which approximates
+the slow kind for torch code only: vLLM's own kernels are not restricted by it); the training throughput
+and peak RSS of a short real LoRA training; then, each in a process of its own, engine start and
+generation throughput for the engine runtime variants (preloads, thread binding, the model in a worker
+process of its own, spinning OpenMP waits, a short spin before OpenMP threads sleep, KV-cache size,
+vLLM's LoRA support on with no adapter, 8 requests in flight instead of all 16 at once), for base,
+dynamic LoRA and merged serving, and raw vLLM `LLM.generate` on the same token-id prompts, with the
+harness/raw ratio and the all-at-once/8-in-flight throughput ratio; then two engines at once (as two
+comparisons on one machine run) for the runtime variants that decide how the engine shares the cores.
+`--wall` adds the wall time and peak memory of whole commands (make test, a first and a second make
+compare), each from a fresh clone.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from harness.hardware.precision import decide_precision
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 # The runtime variants measured two at once: those that decide how an engine shares the cores with another.
-TWO_AT_ONCE = ("default", "model_in_worker_process", "omp_wait_spinning")
+TWO_AT_ONCE = ("default", "model_in_worker_process", "omp_wait_spinning", "omp_wait_short_spin")
 WALL_COMMANDS = {"make-test": ["make", "test"], "first-compare": ["make", "compare"], "second-compare": ["make", "compare"]}
 
 
@@ -90,6 +90,8 @@ def variants(model: Path, adapter: Path | None, merged: Path | None) -> dict[str
              "thread_bind_vllm_auto": (model, [], without("VLLM_CPU_OMP_THREADS_BIND")),
              "model_in_worker_process": (model, [], without("VLLM_ENABLE_V1_MULTIPROCESSING")),
              "omp_wait_spinning": (model, [], without("OMP_WAIT_POLICY")),
+             # libgomp spins 1000 rounds before it sleeps (passive: none; its default: 300000)
+             "omp_wait_short_spin": (model, [], without("OMP_WAIT_POLICY") | {"GOMP_SPINCOUNT": "1000"}),
              "kv_cache_2gib": (model, ["--kv-cache-gib", "2"], default),
              "lora_enabled_unused": (model, ["--enable-lora"], default),
              "concurrency_8": (model, ["--concurrency", "8"], default),
@@ -137,6 +139,7 @@ def variant_ratios(results: dict[str, Any], pairs: dict[str, Any]) -> dict[str, 
               ("all_in_flight_over_8_in_flight_tokens_per_s_ratio", "default", "concurrency_8", "output_tokens_per_s"),
               ("engine_core_over_worker_process_tokens_per_s_ratio", "default", "model_in_worker_process", "output_tokens_per_s"),
               ("passive_over_spinning_waits_tokens_per_s_ratio", "default", "omp_wait_spinning", "output_tokens_per_s"),
+              ("passive_over_short_spin_waits_tokens_per_s_ratio", "default", "omp_wait_short_spin", "output_tokens_per_s"),
               ("lora_off_over_lora_enabled_tokens_per_s_ratio", "default", "lora_enabled_unused", "output_tokens_per_s"))
     base = {name: entry["base"] for name, entry in results.items() if "base" in entry}
     found = {name: round(base[top][field] / base[bottom][field], 3) for name, top, bottom, field in ratios if top in base and bottom in base}
