@@ -114,7 +114,7 @@ def base_jobs(plan: ServingPlan, winner: str) -> list[Job]:
     tuned = tuned_candidate(plan.candidates)
     jobs += [Job(c.id, c, resolve_template(c, plan.task, winner), "dev") for c in plan.candidates if not c.adapter and c != tuned]
     jobs += [Job(c.id, c, resolve_template(c, plan.task, winner), split) for split in plan.scored_splits() for c in plan.candidates
-             if not c.adapter or AdapterServing.DYNAMIC in plan.serving]
+             if not c.adapter or plan.serves_dynamically()]
     if plan.serves_dynamically():
         jobs.append(Job(ADAPTER_PROBES, probe_candidate(True), "", REGRESSION_SPLIT))
     if plan.adapter_dir and AdapterServing.MERGED not in plan.serving:
