@@ -1,21 +1,25 @@
 """The real vLLM engine on the CPU with the embedded model, in both serving modes.
 
-In-process (AsyncLLM) and server mode (the OpenAI-compatible server the harness starts on
+In-process (vLLM's LLMEngine on a thread of this process) and server mode (the OpenAI-compatible server the harness starts on
 127.0.0.1) must return the same greedy text and token counts for the same token-id prompts, with and
 without a LoRA adapter served dynamically (a PEFT adapter with random weights made here, loaded as a
 `LoRARequest` in-process and with `--lora-modules` by the server; its cold load is timed in both);
-TTFT and latency are measured in both; guided JSON is constrained in both.
+TTFT and latency are measured in both; guided JSON is constrained in both. The engines get the CPU
+runtime's thread binding and in-process model, not its preload and OpenMP wait policy, which only a
+process started with them can have (test_engine_runtime starts one).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
 from harness.engine.factory import open_engine
+from harness.engine.runtime import engine_runtime
 from harness.engine.types import EngineSettings, GenerationRequest
 from harness.training.model_prep import prepare_default_model
 
@@ -65,7 +69,8 @@ def test_inprocess_and_server_agree_on_greedy_outputs(tmp_path: Path) -> None:
               "required": ["governing_law", "notice_period_days"], "additionalProperties": False}
     batch = requests(tokenizer, schema)
     adapter = random_adapter(model_dir, tmp_path / "adapter")
-    settings = EngineSettings(model_dir=str(model_dir), max_model_len=1024, enable_lora=True)
+    runtime = dataclasses.replace(engine_runtime("cpu", preload="none"), omp_wait_policy=None)
+    settings = EngineSettings(model_dir=str(model_dir), max_model_len=1024, enable_lora=True, runtime=runtime)
     inprocess, inprocess_cold_s = asyncio.run(serve(settings, "inprocess", batch, adapter))
     server, server_cold_s = asyncio.run(serve(settings, "server", batch, adapter))
     assert inprocess_cold_s > 0 and server_cold_s > 0

@@ -4,7 +4,10 @@ One `resolve_*` function per command turns exactly the option groups that comman
 (harness.cli.options) into its config: `RunConfig` (compare, gate, tune-prompt), `CurveConfig`,
 `TrainingConfig` or `DataConfig`, applying the precedence built-in defaults < task/candidate YAML <
 flags once, with every numeric flag checked against its bounds first. The environment is read for
-the MLflow URI only here. No argparse namespace goes further; this module runs nothing.
+the MLflow URI only here. No argparse namespace goes further; this module runs nothing, with one
+exception: a command whose engine will run in this process re-executes the program into the engine's
+runtime (harness.engine.runtime.restart_in) once its flags and task have been checked and before
+any work or output, when it was started by the `harness` command itself (`restart_in_runtime`).
 """
 
 from __future__ import annotations
@@ -16,10 +19,10 @@ import os
 from harness.adapter.serving_mode import AdapterServing
 from harness.cli.options import GATE_FLAGS, SPLIT_NAMES, TRAIN_FLAGS
 from harness.score.cost import TokenPrice
-from harness.engine.runtime import engine_runtime
+from harness.engine.runtime import engine_runtime, restart_in
 from harness.engine.types import EngineSettings
 from harness.errors import HarnessError
-from harness.hardware.precision import PrecisionDecision, decide_precision
+from harness.hardware.precision import PrecisionDecision, decide_precision, resolve_device
 from harness.serve.predict import LoadProfile
 from harness.pipeline.run_config import AdapterOptions, CurveConfig, DataConfig, DataOptions, Paths, RunConfig, TrainingConfig
 from harness.task.specs import MIN_EXCERPT_TOKENS, TaskSpec, load_candidate, load_task, tuned_candidate
@@ -119,6 +122,8 @@ def engine_run_config(args: argparse.Namespace, paths: Paths, task: TaskSpec) ->
     data = data_options(args)
     if args.mode == "inprocess" and args.server_url:
         raise HarnessError("--server-url needs --mode server", "--server-url")
+    if args.mode == "inprocess" and args.restart_in_runtime:  # the engine will run in this process: it must start in its runtime
+        restart_in(engine_runtime(resolve_device(args.device), args.engine_preload))
     precision = resolve_precision(args, paths)
     engine = EngineSettings(model_dir="", device=precision.device, dtype=precision.dtype, max_model_len=args.max_model_len, max_lora_rank=args.max_lora_rank,
                             kv_cache_gib=args.kv_cache_gib, seed=0, runtime=engine_runtime(precision.device, args.engine_preload))

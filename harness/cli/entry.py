@@ -6,7 +6,8 @@ is not a win, 2 a usage or harness error. A `HarnessError` prints as one line wi
 (secret environment values and URI credentials masked); an unexpected exception is a bug and prints
 its traceback, also with exit 2. Here, at the entry point, MLflow's HTTP client is told to give up on
 a tracking server within seconds (unless the user set those variables), so a lost server is an
-error line, not minutes of retries.
+error line, not minutes of retries. Only a run of the program itself (`main()` with no arguments)
+may re-execute into the engine's runtime (harness.cli.config); a caller in Python never is.
 """
 
 from __future__ import annotations
@@ -62,11 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
         for add in adders:
             add(command)
         command.set_defaults(handler=handler)
+    parser.set_defaults(restart_in_runtime=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.restart_in_runtime = argv is None  # the program itself (not a caller in Python) may re-execute into the engine's runtime
     for name, value in QUICK_MLFLOW_HTTP.items():
         os.environ.setdefault(name, value)
     try:

@@ -1,6 +1,6 @@
 """Open the engine a comparison asked for, as an async context that always closes it.
 
-`inprocess` starts vLLM's AsyncLLM in this process; `server` starts an OpenAI-compatible vLLM
+`inprocess` starts vLLM's LLMEngine on a thread of this process; `server` starts an OpenAI-compatible vLLM
 server on 127.0.0.1 (or attaches to a URL the user gives). Callers only see the `Engine` protocol.
 This module knows nothing of tasks or candidates.
 """

@@ -5,8 +5,8 @@ pid file under a folder the caller names (`guard`), and is killed with its whole
 of the harness: a normal exit, an error or Ctrl-C (KeyboardInterrupt unwinds to the CLI, whose exit
 runs the atexit hook), or SIGTERM (a handler kills, then exits with 128+15, by force if unwinding
 hangs). Killing sends SIGTERM, waits a short grace, then SIGKILL (vLLM workers can ignore SIGTERM).
-Every other descendant of this process (an in-process engine's core and workers, recorded in pid
-files once started) is killed the same way at exit. After a `kill -9` of the harness nothing of
+Every other descendant of this process (an in-process engine's core and workers where vLLM starts
+them as processes, on CUDA, recorded in pid files once started) is killed the same way at exit. After a `kill -9` of the harness nothing of
 this can run (and an orphaned vLLM worker spins on a core), so `guard` first reaps the groups and
 processes that a dead harness recorded (checking each process's start time, and its owner's, so a
 reused pid is left alone and a live harness, the caller included, keeps what it recorded). This
@@ -29,8 +29,9 @@ from typing import Mapping, Sequence
 import psutil
 
 GRACE_S = 3.0
-# An in-process engine whose work is done: how long vLLM gives its engine core to exit after SIGTERM before
-# killing it and its worker. vLLM's default is 5 s, about as long as a CPU engine's core and worker take to tear
+# An in-process engine whose work is done, where vLLM runs its core as a process (on CUDA; on the CPU the core runs in
+# the harness's process and stops at once): how long vLLM gives that process to exit after SIGTERM before killing it and
+# its worker. vLLM's default is 5 s, about as long as a CPU engine's core and worker take to tear
 # down by themselves, so every close waited about 5 s for nothing (4.9 s before, 1.0 s after, on the AVX-512 EPYC:
 # reports/benchmarks/engine-close-2026-12-04T194930+0000.json).
 ENGINE_CLOSE_GRACE_S = 1.0
@@ -60,7 +61,7 @@ def install() -> None:
 
 def _on_sigterm(number: int, frame: object) -> None:
     """Kill the children, then exit through the normal unwinding (finally blocks mark the run failed);
-    a watchdog ends the process after `UNWIND_S` if the unwinding hangs (an async engine client
+    a watchdog ends the process after `UNWIND_S` if the unwinding hangs (an engine client
     waiting on its killed engine core)."""
     reap()
     threading.Thread(target=_exit_after, args=(UNWIND_S, 128 + number), daemon=True).start()

@@ -1,7 +1,7 @@
 """Resident memory of a process and all its descendants, read from /proc.
 
-vLLM's engine core and workers are child processes of whoever started them, so a process's own
-RSS undercounts what serving or a whole command holds; `tree_rss_bytes` sums the tree. Pages
+vLLM's engine core and workers, where it starts them as processes (a server; an engine on CUDA), are
+child processes of whoever started them, so a process's own RSS undercounts what serving or a whole command holds; `tree_rss_bytes` sums the tree. Pages
 shared between processes of the tree are counted in each (an upper bound). Standard library only:
 the benchmark's `tests/benchmark/wall.py` uses it before `.venv` exists. It knows nothing of engines or commands.
 """

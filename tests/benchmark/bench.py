@@ -6,8 +6,8 @@ Records the CPU (model, precision-relevant flags), torch's CPU capability, the p
 its matmul probe (on an AVX-512 machine also the probe with torch restricted to AVX2, which approximates
 the slow kind for torch code only: vLLM's own kernels are not restricted by it); the training throughput
 and peak RSS of a short real LoRA training; then, each in a process of its own, engine start and
-generation throughput for the engine runtime variants (preloads, thread binding, the model in a worker
-process of its own, spinning OpenMP waits, a short spin before OpenMP threads sleep, KV-cache size,
+generation throughput for the engine runtime variants (preloads, thread binding, the model in vLLM's
+own engine-core and worker processes instead of the harness's process, spinning OpenMP waits, a short spin before OpenMP threads sleep, KV-cache size,
 vLLM's LoRA support on with no adapter, 8 requests in flight instead of all 16 at once), for base,
 dynamic LoRA and merged serving, and raw vLLM `LLM.generate` on the same token-id prompts, with the
 harness/raw ratio and the all-at-once/8-in-flight throughput ratio; then two engines at once (as two
@@ -37,7 +37,7 @@ from harness.hardware.precision import decide_precision
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 # The runtime variants measured two at once: those that decide how an engine shares the cores with another.
-TWO_AT_ONCE = ("default", "model_in_worker_process", "omp_wait_spinning", "omp_wait_short_spin")
+TWO_AT_ONCE = ("default", "model_in_vllm_processes", "omp_wait_spinning", "omp_wait_short_spin")
 WALL_COMMANDS = {"make-test": ["make", "test"], "first-compare": ["make", "compare"], "second-compare": ["make", "compare"]}
 
 
@@ -88,7 +88,8 @@ def variants(model: Path, adapter: Path | None, merged: Path | None) -> dict[str
     table = {"default": (model, [], default),
              "preload_off": (model, [], without("LD_PRELOAD")),
              "thread_bind_vllm_auto": (model, [], without("VLLM_CPU_OMP_THREADS_BIND")),
-             "model_in_worker_process": (model, [], without("VLLM_ENABLE_V1_MULTIPROCESSING")),
+             # vLLM's own process layout: an engine-core process and, on the CPU, a worker process for the model
+             "model_in_vllm_processes": (model, [], without("VLLM_ENABLE_V1_MULTIPROCESSING")),
              "omp_wait_spinning": (model, [], without("OMP_WAIT_POLICY")),
              # libgomp spins 1000 rounds before it sleeps (passive: none; its default: 300000)
              "omp_wait_short_spin": (model, [], without("OMP_WAIT_POLICY") | {"GOMP_SPINCOUNT": "1000"}),
@@ -137,12 +138,14 @@ def variant_ratios(results: dict[str, Any], pairs: dict[str, Any]) -> dict[str, 
     the summed throughput of two engines at once."""
     ratios = (("harness_over_raw_seconds_ratio", "default", "raw_vllm", "seconds"),
               ("all_in_flight_over_8_in_flight_tokens_per_s_ratio", "default", "concurrency_8", "output_tokens_per_s"),
-              ("engine_core_over_worker_process_tokens_per_s_ratio", "default", "model_in_worker_process", "output_tokens_per_s"),
+              ("in_process_over_vllm_processes_tokens_per_s_ratio", "default", "model_in_vllm_processes", "output_tokens_per_s"),
+              ("vllm_processes_over_in_process_engine_start_ratio", "model_in_vllm_processes", "default", "engine_start_s"),
               ("passive_over_spinning_waits_tokens_per_s_ratio", "default", "omp_wait_spinning", "output_tokens_per_s"),
               ("passive_over_short_spin_waits_tokens_per_s_ratio", "default", "omp_wait_short_spin", "output_tokens_per_s"),
               ("lora_off_over_lora_enabled_tokens_per_s_ratio", "default", "lora_enabled_unused", "output_tokens_per_s"))
-    base = {name: entry["base"] for name, entry in results.items() if "base" in entry}
-    found = {name: round(base[top][field] / base[bottom][field], 3) for name, top, bottom, field in ratios if top in base and bottom in base}
+    measured = {name: entry["base"] | {"engine_start_s": entry.get("engine_start_s")} for name, entry in results.items() if "base" in entry}
+    found = {name: round(measured[top][field] / measured[bottom][field], 3) for name, top, bottom, field in ratios
+             if top in measured and bottom in measured and measured[bottom][field]}
     sums = {name: pair["output_tokens_per_s_sum"] for name, pair in pairs.items() if "output_tokens_per_s_sum" in pair}
     for other in (n for n in sums if n != "default" and "default" in sums):
         found[f"two_at_once_default_over_{other}_tokens_per_s_ratio"] = round(sums["default"] / sums[other], 3)
