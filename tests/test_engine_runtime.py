@@ -10,11 +10,9 @@ worker process was started beside it, and closing the engine puts back the varia
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 
-import psutil
 import pytest
 
 from harness.engine.runtime import SMALL_MACHINE_CORES, EngineRuntime, engine_runtime, find_tcmalloc, start_time_environment
@@ -65,7 +63,6 @@ def test_an_unknown_preload_is_refused() -> None:
 ENGINE_IN_ITS_RUNTIME = """
 import asyncio, json, os, sys
 from pathlib import Path
-import psutil
 from harness.engine.factory import open_engine
 from harness.engine.runtime import engine_runtime, restart_in, start_time_environment
 from harness.engine.types import EngineSettings, GenerationRequest
