@@ -22,6 +22,7 @@ from conftest import write_cuad
 from harness.serve.baseline_cache import restore, save
 from harness.serve.batch_store import BatchStore
 from harness.cache_files import building, key_lock, sweep_abandoned, temporary_name, write_text
+from harness.hardware.precision import decide_precision
 from harness.engine.prediction_log import Prediction, append_prediction
 from harness.serve.prompt_choice import PromptChoice, choice_path, load_choice, save_choice
 from harness.pipeline.run_config import DataOptions
@@ -279,8 +280,9 @@ def test_two_prompt_choice_saves_at_once_leave_one_whole_choice(tmp_path: Path) 
 # --- adapter training: the real trainer at tiny size, raced ------------------------------------------------------
 
 
-def train_tiny(barrier: Any, store: str) -> tuple[str, str]:
-    """Train (or wait for and reuse) the tiny adapter of tests/test_training_train.py; return its folder and what was printed."""
+def train_tiny(barrier: Any, store: str, precision: Any) -> tuple[str, str]:
+    """Train (or wait for and reuse) the tiny adapter of tests/test_training_train.py at the run's `precision`; return
+    its folder and what was printed."""
     import contextlib
     import io
 
@@ -290,7 +292,7 @@ def train_tiny(barrier: Any, store: str) -> tuple[str, str]:
     printed = io.StringIO()
     barrier.wait()
     with contextlib.redirect_stdout(printed):
-        folder = train_adapter(job(Path(store)))
+        folder = train_adapter(job(Path(store), precision=precision))
     return str(folder), printed.getvalue()
 
 
@@ -301,7 +303,9 @@ def test_two_runs_train_one_adapter_once_and_share_it(tmp_path: Path) -> None:
     from test_training_train import MODEL_DIR
 
     assert prepare_default_model(MODEL_DIR.parents[1]) == MODEL_DIR  # converted here, not by the racers (a fresh clone has none)
-    (first, said_first), (second, said_second) = race(train_tiny, (str(tmp_path),), (str(tmp_path),))
+    # one precision decision, as one run makes it: two matmul probes taken at once on two cores can disagree
+    precision = decide_precision("cpu")
+    (first, said_first), (second, said_second) = race(train_tiny, (str(tmp_path), precision), (str(tmp_path), precision))
     assert first == second
     said = [said_first, said_second]
     assert sum("reusing adapter" in text for text in said) == 1  # exactly one process trained

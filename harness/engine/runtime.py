@@ -106,10 +106,11 @@ def require_started_in(runtime: EngineRuntime) -> None:
 def restart_in(runtime: EngineRuntime) -> None:
     """Re-execute this program, same interpreter and arguments, with the runtime's start-time variables, unless it was
     started with them (then return). Call it before any work or output: what this process did is not carried over."""
+    restarted = os.environ.pop(RESTARTED, None) == "1"  # not passed on: a child harness decides for itself
     missing = runtime.missing_at_start()
     if not missing:
         return
-    if os.environ.get(RESTARTED) == "1":
+    if restarted:
         raise HarnessError("restarted in the engine's runtime but its variables are missing", " ".join(missing), "report this as a bug")
     sys.stdout.flush()
     sys.stderr.flush()
