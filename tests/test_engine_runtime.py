@@ -63,6 +63,7 @@ def test_an_unknown_preload_is_refused() -> None:
 ENGINE_IN_ITS_RUNTIME = """
 import asyncio, json, os, sys
 from pathlib import Path
+import psutil
 from harness.engine.factory import open_engine
 from harness.engine.runtime import engine_runtime, restart_in, start_time_environment
 from harness.engine.types import EngineSettings, GenerationRequest
