@@ -22,7 +22,7 @@ from conftest import write_cuad
 from harness.serve.baseline_cache import restore, save
 from harness.serve.batch_store import BatchStore
 from harness.cache_files import building, key_lock, sweep_abandoned, temporary_name, write_text
-from harness.hardware.precision import decide_precision
+from harness.hardware.precision import PrecisionDecision, decide_precision
 from harness.engine.prediction_log import Prediction, append_prediction
 from harness.serve.prompt_choice import PromptChoice, choice_path, load_choice, save_choice
 from harness.pipeline.run_config import DataOptions
@@ -280,7 +280,7 @@ def test_two_prompt_choice_saves_at_once_leave_one_whole_choice(tmp_path: Path) 
 # --- adapter training: the real trainer at tiny size, raced ------------------------------------------------------
 
 
-def train_tiny(barrier: Any, store: str, precision: Any) -> tuple[str, str]:
+def train_tiny(barrier: Any, store: str, precision: PrecisionDecision) -> tuple[str, str]:
     """Train (or wait for and reuse) the tiny adapter of tests/test_training_train.py at the run's `precision`; return
     its folder and what was printed."""
     import contextlib

@@ -1,12 +1,13 @@
 """The real vLLM engine on the CPU with the embedded model, in both serving modes.
 
-In-process (vLLM's LLMEngine on a thread of this process) and server mode (the OpenAI-compatible server the harness starts on
-127.0.0.1) must return the same greedy text and token counts for the same token-id prompts, with and
-without a LoRA adapter served dynamically (a PEFT adapter with random weights made here, loaded as a
-`LoRARequest` in-process and with `--lora-modules` by the server; its cold load is timed in both);
-TTFT and latency are measured in both; guided JSON is constrained in both. The engines get the CPU
-runtime's thread binding and in-process model, not its preload and OpenMP wait policy, which only a
-process started with them can have (test_engine_runtime starts one).
+In-process (vLLM's LLMEngine on a thread of this process) and server mode (the OpenAI-compatible
+server the harness starts on 127.0.0.1) must return the same greedy text and token counts for the
+same token-id prompts, with and without a LoRA adapter served dynamically (a PEFT adapter with
+random weights made here, loaded as a `LoRARequest` in-process and with `--lora-modules` by the
+server; its cold load is timed in both); TTFT and latency are measured in both; guided JSON is
+constrained in both. The engines get the CPU runtime's thread binding and in-process model, not its
+preload and OpenMP wait policy, which only a process started with them can have (test_engine_runtime
+starts one).
 """
 
 from __future__ import annotations

@@ -1,16 +1,17 @@
 """Engine processes never outlive the run that started them.
 
-A server the harness starts runs in its own process group (`spawn`), is remembered here and in a
-pid file under a folder the caller names (`guard`), and is killed with its whole group on any exit
-of the harness: a normal exit, an error or Ctrl-C (KeyboardInterrupt unwinds to the CLI, whose exit
+A server the harness starts runs in its own process group (`spawn`), is remembered here and in a pid
+file under a folder the caller names (`guard`), and is killed with its whole group on any exit of
+the harness: a normal exit, an error or Ctrl-C (KeyboardInterrupt unwinds to the CLI, whose exit
 runs the atexit hook), or SIGTERM (a handler kills, then exits with 128+15, by force if unwinding
 hangs). Killing sends SIGTERM, waits a short grace, then SIGKILL (vLLM workers can ignore SIGTERM).
 Every other descendant of this process (an in-process engine's core and workers where vLLM starts
-them as processes, on CUDA, recorded in pid files once started) is killed the same way at exit. After a `kill -9` of the harness nothing of
-this can run (and an orphaned vLLM worker spins on a core), so `guard` first reaps the groups and
-processes that a dead harness recorded (checking each process's start time, and its owner's, so a
-reused pid is left alone and a live harness, the caller included, keeps what it recorded). This
-module knows processes and signals, nothing of vLLM or tasks.
+them as processes, on CUDA, recorded in pid files once started) is killed the same way at exit.
+After a `kill -9` of the harness nothing of this can run (and an orphaned vLLM worker spins on a
+core), so `guard` first reaps the groups and processes that a dead harness recorded (checking each
+process's start time, and its owner's, so a reused pid is left alone and a live harness, the caller
+included, keeps what it recorded). This module knows processes and signals, nothing of vLLM or
+tasks.
 """
 
 from __future__ import annotations

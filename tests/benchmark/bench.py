@@ -6,14 +6,14 @@ Records the CPU (model, precision-relevant flags), torch's CPU capability, the p
 its matmul probe (on an AVX-512 machine also the probe with torch restricted to AVX2, which approximates
 the slow kind for torch code only: vLLM's own kernels are not restricted by it); the training throughput
 and peak RSS of a short real LoRA training; then, each in a process of its own, engine start and
-generation throughput for the engine runtime variants (preloads, thread binding, the model in vLLM's
-own engine-core and worker processes instead of the harness's process, spinning OpenMP waits, a short spin before OpenMP threads sleep, KV-cache size,
-vLLM's LoRA support on with no adapter, 8 requests in flight instead of all 16 at once), for base,
-dynamic LoRA and merged serving, and raw vLLM `LLM.generate` on the same token-id prompts, with the
-harness/raw ratio and the all-at-once/8-in-flight throughput ratio; then two engines at once (as two
-comparisons on one machine run) for the runtime variants that decide how the engine shares the cores.
-`--wall` adds the wall time and peak memory of whole commands (make test, a first and a second make
-compare), each from a fresh clone.
+generation throughput for the engine runtime variants (preloads, thread binding, the model in vLLM's own
+engine-core and worker processes instead of the harness's process, spinning OpenMP waits, a short spin
+before OpenMP threads sleep, KV-cache size, vLLM's LoRA support on with no adapter, 8 requests in flight
+instead of all 16 at once), for base, dynamic LoRA and merged serving, and raw vLLM `LLM.generate` on
+the same token-id prompts, with the harness/raw ratio and the all-at-once/8-in-flight throughput ratio;
+then two engines at once (as two comparisons on one machine run) for the runtime variants that decide
+how the engine shares the cores. `--wall` adds the wall time and peak memory of whole commands (make
+test, a first and a second make compare), each from a fresh clone.
 """
 
 from __future__ import annotations
