@@ -32,9 +32,9 @@ import psutil
 GRACE_S = 3.0
 # An in-process engine whose work is done, where vLLM runs its core as a process (on CUDA; on the CPU the core runs in
 # the harness's process and stops at once): how long vLLM gives that process to exit after SIGTERM before killing it and
-# its worker. vLLM's default is 5 s, about as long as a CPU engine's core and worker take to tear
-# down by themselves, so every close waited about 5 s for nothing (4.9 s before, 1.0 s after, on the AVX-512 EPYC:
-# reports/benchmarks/engine-close-2026-12-04T194930+0000.json).
+# its worker. vLLM's default is 5 s; when the CPU engine still ran its core as a process, that core and its worker took
+# about as long to tear down by themselves, so every close waited about 5 s for nothing (4.9 s before, 1.0 s after, on
+# the AVX-512 EPYC: reports/benchmarks/engine-close-2026-12-04T194930+0000.json). Not measured on CUDA.
 ENGINE_CLOSE_GRACE_S = 1.0
 UNWIND_S = 15.0
 _children: dict[int, Path | None] = {}  # process group id -> its pid file (None when not recorded)
