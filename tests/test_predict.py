@@ -1,4 +1,4 @@
-"""harness.serve.predict.run_batch against a fake engine (its one collaborator): warm-up, logging, resume,
+"""harness.serve.predict.run_batch and run_batches against a fake engine (its one collaborator): warm-up, logging, resume,
 retries, timeouts and failures as data."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from harness.engine.types import GenerationRequest, GenerationResult, RequestFailed
 from harness.errors import HarnessError
 from harness.engine.prediction_log import Prediction, append_prediction, read_predictions
-from harness.serve.predict import WARMUP_MAX_TOKENS, Batch, LoadProfile, run_batch
+from harness.serve.predict import WARMUP_MAX_TOKENS, Batch, LoadProfile, run_batch, run_batches
 
 Behaviour = Callable[[str, int], Any]  # (record id, call number for that record) -> text, or raises / sleeps
 
@@ -261,3 +261,50 @@ def test_a_warmup_bug_propagates(tmp_path: Path) -> None:
 
     with pytest.raises(KeyError):
         asyncio.run(run_batch(WarmupBug(), batch(tmp_path, ["r1"]), profile(warmup_requests=1)))
+
+
+def two_batches(tmp_path: Path, first: list[str], second: list[str]) -> list[Batch]:
+    return [Batch(name, "dev", {rid: GenerationRequest(f"{name}:dev:{rid}", (1, 2, 3), 16) for rid in ids}, tmp_path / f"{name}.dev.jsonl")
+            for name, ids in (("a", first), ("b", second))]
+
+
+def test_batches_run_together_share_one_bound_and_one_warmup(tmp_path: Path) -> None:
+    in_flight, peak = [0], [0]
+
+    async def track(record_id: str, call: int) -> str:
+        in_flight[0] += 1
+        peak[0] = max(peak[0], in_flight[0])
+        await asyncio.sleep(0.02)
+        in_flight[0] -= 1
+        return "ok"
+
+    batches = two_batches(tmp_path, ["a1", "a2"], ["b1", "b2", "b3"])
+    engine = FakeEngine({rid: track for rid in ("a1", "a2", "b1", "b2", "b3")})
+    walls: dict[str, float] = {}
+    results = asyncio.run(run_batches(engine, batches, profile(concurrency=3, warmup_requests=1),
+                                      lambda done, seconds: walls.__setitem__(done.candidate, seconds)))
+    assert peak[0] == 3  # one bound across both batches, and both were in flight at once (2 + 1)
+    assert [rid for rid in engine.seen if rid.startswith("warmup:")] == ["warmup:a:dev:a1"]
+    assert [[p.record_id for p in predictions] for predictions in results] == [["a1", "a2"], ["b1", "b2", "b3"]]
+    assert set(walls) == {"a", "b"} and 0 < walls["a"] <= walls["b"]  # each batch's wall ends when its last request lands
+    assert sorted(logged_ids(batches[1].log_path)) == ["b1", "b2", "b3"]
+
+
+def test_a_complete_batch_in_a_stream_sends_nothing_and_reports_no_wall(tmp_path: Path) -> None:
+    batches = two_batches(tmp_path, ["a1"], ["b1"])
+    asyncio.run(run_batch(FakeEngine(), batches[0], profile()))
+    engine = FakeEngine()
+    walls: list[str] = []
+    asyncio.run(run_batches(engine, batches, profile(warmup_requests=2), lambda done, seconds: walls.append(done.candidate)))
+    assert engine.seen == ["warmup:b:dev:b1", "b:dev:b1:try1"] and walls == ["b"]
+
+
+def test_a_batch_whose_every_request_failed_raises_after_the_others_are_logged(tmp_path: Path) -> None:
+    async def broken(record_id: str, call: int) -> str:
+        raise RequestFailed(ConnectionError("adapter not loaded"))
+
+    batches = two_batches(tmp_path, ["a1"], ["b1", "b2"])
+    with pytest.raises(HarnessError, match="every request failed") as caught:
+        asyncio.run(run_batches(FakeEngine({"a1": broken}), batches, profile()))
+    assert caught.value.where == "candidate a on dev"
+    assert sorted(logged_ids(batches[1].log_path)) == ["b1", "b2"]

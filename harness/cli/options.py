@@ -67,7 +67,7 @@ def add_engine(parser: argparse.ArgumentParser) -> None:
                        help=f"CPU engine only: libraries preloaded into vLLM's processes, one of {', '.join(PRELOAD_CHOICES)} (default {DEFAULT_PRELOAD}, measured by `make bench`)")
     load = LoadProfile()
     group.add_argument("--concurrency", type=int, default=load.concurrency, help="requests in flight, the same for every candidate (default: the engine's batch limit)")
-    group.add_argument("--warmup", type=int, default=load.warmup_requests, help=f"unrecorded warm-up requests per batch, each cut to {WARMUP_MAX_TOKENS} generated tokens")
+    group.add_argument("--warmup", type=int, default=load.warmup_requests, help=f"unrecorded warm-up requests before each batch (or group of batches served together), each cut to {WARMUP_MAX_TOKENS} generated tokens")
     group.add_argument("--timeout", type=float, default=load.timeout_s, help="seconds before a request counts as timed out")
     group.add_argument("--attempts", type=int, default=load.max_attempts, help="tries per request before it is recorded as failed")
 

@@ -1,7 +1,9 @@
-"""Send one candidate's requests to an engine under a fixed load profile and log each result.
+"""Send candidates' requests to an engine under a fixed load profile and log each result.
 
 The same `LoadProfile` (concurrency, warm-up requests, timeout, attempts) applies to every
-candidate, so latencies compare like with like. Warm-up requests are sent first and not recorded;
+candidate, so latencies compare like with like. Batches whose latency nobody reads (the prompt
+search, dev, slices, probes) may be sent together as one stream (`run_batches`), which keeps the
+engine's batch full instead of serving a few requests at a time. Warm-up requests are sent first and not recorded;
 each generates at most `WARMUP_MAX_TOKENS`, enough to run the engine's prefill and decode paths once
 without paying for a whole answer before every batch.
 Each finished request is appended to the candidate's prediction log at once; requests already in
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -55,40 +58,68 @@ class Batch:
 
 async def run_batch(engine: Engine, batch: Batch, profile: LoadProfile,
                     on_wall: Callable[[float], None] = lambda seconds: None) -> list[Prediction]:
-    """Run the batch's pending requests and return every logged prediction, in request order.
+    """Run one batch's pending requests and return every logged prediction, in request order.
 
     `on_wall` receives the wall seconds this call spent sending (warm-up excluded) as soon as the
     sending ends, also when it ends by an interruption, so a resumed batch keeps its earlier time.
     """
-    done = read_predictions(batch.log_path)
-    pending = [rid for rid in batch.requests if rid not in done]
+    [predictions] = await run_batches(engine, [batch], profile, lambda _, seconds: on_wall(seconds))
+    return predictions
+
+
+async def run_batches(engine: Engine, batches: Sequence[Batch], profile: LoadProfile,
+                      on_wall: Callable[[Batch, float], None] = lambda batch, seconds: None) -> list[list[Prediction]]:
+    """Run several batches' pending requests as one stream; return each batch's logged predictions, in request order.
+
+    At most `concurrency` requests are in flight across all of them (none waits in the engine's queue,
+    where its latency and time-out would count the wait), after one warm-up for the stream. `on_wall`
+    receives, per batch that had pending requests, the seconds from the stream's start until its last
+    request landed, or until an interruption. A batch whose every request failed raises once all are done.
+    """
+    logged = [read_predictions(batch.log_path) for batch in batches]
+    pending = [(batch, rid) for batch, done in zip(batches, logged) for rid in batch.requests if rid not in done]
     if pending:
-        await warm_up(engine, [batch.requests[rid] for rid in pending][: profile.warmup_requests], profile.timeout_s)
-        await send_pending(engine, batch, profile, pending, on_wall)
-    logged = read_predictions(batch.log_path)
-    if all(logged[rid].error for rid in batch.requests):
-        first = logged[next(iter(batch.requests))].error
-        raise HarnessError(f"every request failed ({first})", f"candidate {batch.candidate} on {batch.split}", "check the engine")
-    return [logged[rid] for rid in batch.requests]
+        await warm_up(engine, [batch.requests[rid] for batch, rid in pending][: profile.warmup_requests], profile.timeout_s)
+        await send_pending(engine, batches, profile, pending, on_wall)
+    results = []
+    for batch in batches:
+        final = read_predictions(batch.log_path)
+        if all(final[rid].error for rid in batch.requests):
+            first = final[next(iter(batch.requests))].error
+            raise HarnessError(f"every request failed ({first})", f"candidate {batch.candidate} on {batch.split}", "check the engine")
+        results.append([final[rid] for rid in batch.requests])
+    return results
 
 
-async def send_pending(engine: Engine, batch: Batch, profile: LoadProfile, pending: Sequence[str],
-                       on_wall: Callable[[float], None]) -> None:
-    """Send pending requests, at most `concurrency` in flight, appending each result as it lands."""
+async def send_pending(engine: Engine, batches: Sequence[Batch], profile: LoadProfile, pending: Sequence[tuple[Batch, str]],
+                       on_wall: Callable[[Batch, float], None]) -> None:
+    """Send pending requests, at most `concurrency` in flight, appending each result as it lands; report
+    each batch's wall seconds when its last request lands (the rest when the sending ends)."""
     gate = asyncio.Semaphore(profile.concurrency)
-    bar = tqdm(total=len(batch.requests), initial=len(batch.requests) - len(pending), desc=f"{batch.candidate}/{batch.split}", unit="req")
+    left = Counter(id(batch) for batch, _ in pending)
+    total = sum(len(batch.requests) for batch in batches)
+    label = f"{batches[0].candidate}/{batches[0].split}" + (f" and {len(batches) - 1} more" if len(batches) > 1 else "")
+    bar = tqdm(total=total, initial=total - len(pending), desc=label, unit="req")
+    started = time.perf_counter()
 
-    async def one(record_id: str) -> None:
+    def done(batch: Batch) -> None:
+        del left[id(batch)]
+        on_wall(batch, time.perf_counter() - started)
+
+    async def one(batch: Batch, record_id: str) -> None:
         async with gate:
             prediction = await attempt(engine, batch, record_id, profile)
         append_prediction(batch.log_path, prediction)
         bar.update(1)
+        left[id(batch)] -= 1
+        if not left[id(batch)]:
+            done(batch)
 
-    started = time.perf_counter()
     try:
-        await asyncio.gather(*(one(rid) for rid in pending))
+        await asyncio.gather(*(one(batch, rid) for batch, rid in pending))
     finally:
-        on_wall(time.perf_counter() - started)
+        for batch in [b for b in batches if id(b) in left]:
+            done(batch)
         bar.close()
 
 

@@ -20,7 +20,7 @@ from harness.serve.batch_store import BatchStore
 from harness.cache_files import content_key, write_text
 from harness.engine.types import Engine
 from harness.score.candidate_scores import primary_value, score_candidate
-from harness.serve.predict import Batch, LoadProfile, run_batch
+from harness.serve.predict import Batch, LoadProfile, run_batches
 from harness.task.prompts import template_source
 from harness.task.records import Record, records_hash
 from harness.serve.requests import RequestBuilder
@@ -67,17 +67,32 @@ def save_choice(cache_dir: Path, task: TaskSpec, choice: PromptChoice) -> Path:
     return path
 
 
-async def tune_prompt(engine: Engine, builder: RequestBuilder, task: TaskSpec, dev: Sequence[Record], tuned: CandidateSpec,
-                      store: BatchStore, profile: LoadProfile, key: str) -> PromptChoice:
-    """Run every variant on dev with the tuned candidate's decoding; the best primary score wins."""
-    scores: dict[str, float] = {}
+def variant_batches(builder: RequestBuilder, task: TaskSpec, dev: Sequence[Record], tuned: CandidateSpec, store: BatchStore) -> list[Batch]:
+    """One dev batch per zero-shot variant, with the tuned candidate's decoding."""
+    batches = []
     for variant in task.prompts.variants:
         label = f"tune.{variant}"
         variant_candidate = dataclasses.replace(tuned, id=label, prompt=variant)
-        batch = Batch(label, "dev", builder.build(variant_candidate, variant, dev, "dev"), store.log_path(label, "dev"))
-        predictions = await run_batch(engine, batch, profile, lambda seconds: store.add_wall_seconds(label, "dev", seconds))
-        result = score_candidate(task, label, dev, predictions, max(store.wall_seconds(label, "dev"), 1e-9), None)
+        batches.append(Batch(label, "dev", builder.build(variant_candidate, variant, dev, "dev"), store.log_path(label, "dev")))
+    return batches
+
+
+def choose_prompt(task: TaskSpec, dev: Sequence[Record], store: BatchStore, key: str) -> PromptChoice:
+    """Score every variant's served dev batch; the best primary score wins."""
+    scores: dict[str, float] = {}
+    for variant in task.prompts.variants:
+        label = f"tune.{variant}"
+        logged = store.predictions(label, "dev")
+        result = score_candidate(task, label, dev, [logged[r.id] for r in dev], max(store.wall_seconds(label, "dev"), 1e-9), None)
         scores[variant] = primary_value(result, task.gate.primary_metric)
         print(f"[tune-prompt] {variant}: dev {task.gate.primary_metric} = {scores[variant]:.3f}", flush=True)
     winner = max(task.prompts.variants, key=lambda name: scores[name])
     return PromptChoice(winner, len(task.prompts.variants), task.gate.primary_metric, scores, key)
+
+
+async def tune_prompt(engine: Engine, builder: RequestBuilder, task: TaskSpec, dev: Sequence[Record], tuned: CandidateSpec,
+                      store: BatchStore, profile: LoadProfile, key: str) -> PromptChoice:
+    """Serve every variant on dev together (nobody reads their latency), then choose the winner."""
+    await run_batches(engine, variant_batches(builder, task, dev, tuned, store), profile,
+                      lambda batch, seconds: store.add_wall_seconds(batch.candidate, batch.split, seconds))
+    return choose_prompt(task, dev, store, key)

@@ -10,8 +10,11 @@ batches: the base model's greedy outputs (a prompt-only batch, cached with the b
 adapter's, from the engine that serves the verdict's adapter. The regression probe
 (harness.task.probes) goes to the base model and to the adapter under each serving pattern, with
 general prompts. A session whose every batch is already complete (restored from the baseline cache
-or a resumed run) starts no engine. Every batch lands in the run's `BatchStore`; this module returns
-what happened, and scores nothing but the prompt search.
+or a resumed run) starts no engine. Each candidate's test batch is served alone, so its latency is its
+own; the batches whose latency nobody reads (the prompt search with the base canaries and probe, the
+dev batches, the slices with the adapter's probe and canaries) are served a step at a time, each step's
+batches together as one stream, which keeps the engine's batch full. Every batch lands in the run's
+`BatchStore`; this module returns what happened, and scores nothing but the prompt search.
 """
 
 from __future__ import annotations
@@ -30,13 +33,13 @@ from harness.engine.inprocess import describe_inprocess
 from harness.engine.types import Engine, EngineSettings, GenerationRequest
 from harness.engine.usage import sample_usage
 from harness.errors import HarnessError
-from harness.serve.predict import Batch, LoadProfile, run_batch
+from harness.serve.predict import Batch, LoadProfile, run_batches
 from harness.task.probes import ADAPTER_LABEL as ADAPTER_PROBES
 from harness.task.probes import BASE_LABEL as BASE_PROBES
 from harness.task.probes import MAX_TOKENS as PROBE_MAX_TOKENS
 from harness.task.probes import PROBES
 from harness.task.probes import SPLIT as REGRESSION_SPLIT
-from harness.serve.prompt_choice import PromptChoice, tune_prompt
+from harness.serve.prompt_choice import PromptChoice, choose_prompt, variant_batches
 from harness.task.prompts import resolve_template
 from harness.task.records import Record
 from harness.serve.requests import ADAPTER_NAME, RequestBuilder
@@ -107,29 +110,42 @@ def probe_candidate(adapter: bool) -> CandidateSpec:
                          decoding=DecodingSpec(temperature=0.0, max_tokens=PROBE_MAX_TOKENS))
 
 
-def base_jobs(plan: ServingPlan, winner: str) -> list[Job]:
-    """The base engine's batches after the prompt search, in serving order."""
-    jobs = [Job(BASE_CANARIES, canary_candidate(False), plan.task.prompts.adapter, CANARY_SPLIT),
+def opening_jobs(plan: ServingPlan) -> list[Job]:
+    """The base engine's batches that need no prompt choice: the base model's canaries and regression probe."""
+    return [Job(BASE_CANARIES, canary_candidate(False), plan.task.prompts.adapter, CANARY_SPLIT),
             Job(BASE_PROBES, probe_candidate(False), "", REGRESSION_SPLIT)] if plan.adapter_dir else []
+
+
+def base_steps(plan: ServingPlan, winner: str) -> list[list[Job]]:
+    """The base engine's batches after the prompt search, in serving order; each step's jobs are served together.
+
+    Each test batch is a step of its own (its latency is the candidate's); the prompt-only candidates' dev
+    batches, and the slices with the dynamically served adapter's probe and canaries, carry no latency
+    and are each one step."""
     tuned = tuned_candidate(plan.candidates)
-    jobs += [Job(c.id, c, resolve_template(c, plan.task, winner), "dev") for c in plan.candidates if not c.adapter and c != tuned]
-    jobs += [Job(c.id, c, resolve_template(c, plan.task, winner), split) for split in plan.scored_splits() for c in plan.candidates
-             if not c.adapter or plan.serves_dynamically()]
+    served = [c for c in plan.candidates if not c.adapter or plan.serves_dynamically()]
+    dev = [Job(c.id, c, resolve_template(c, plan.task, winner), "dev") for c in plan.candidates if not c.adapter and c != tuned]
+    tests = [[Job(c.id, c, resolve_template(c, plan.task, winner), "test")] for c in served]
+    closing = [Job(c.id, c, resolve_template(c, plan.task, winner), SERVED_SPLIT) for c in served if SERVED_SPLIT in plan.scored_splits()]
     if plan.serves_dynamically():
-        jobs.append(Job(ADAPTER_PROBES, probe_candidate(True), "", REGRESSION_SPLIT))
+        closing.append(Job(ADAPTER_PROBES, probe_candidate(True), "", REGRESSION_SPLIT))
     if plan.adapter_dir and AdapterServing.MERGED not in plan.serving:
-        jobs.append(Job(ADAPTER_CANARIES, canary_candidate(True), plan.task.prompts.adapter, CANARY_SPLIT))
-    return jobs
+        closing.append(Job(ADAPTER_CANARIES, canary_candidate(True), plan.task.prompts.adapter, CANARY_SPLIT))
+    return [dev, *tests, closing]
 
 
-def merged_jobs(plan: ServingPlan, winner: str) -> list[Job]:
-    """The merged engine's batches: the adapter's liveness canaries and regression probe, then the adapter
-    candidates on test and on each slice."""
-    jobs = [Job(ADAPTER_CANARIES, canary_candidate(False), plan.task.prompts.adapter, CANARY_SPLIT),
-            Job(merged_label(ADAPTER_PROBES), probe_candidate(False), "", REGRESSION_SPLIT)]
-    jobs += [Job(merged_label(c.id), dataclasses.replace(c, adapter=False), resolve_template(c, plan.task, winner), split)
-             for split in plan.scored_splits() for c in plan.candidates if c.adapter]
-    return jobs
+def merged_steps(plan: ServingPlan, winner: str) -> list[list[Job]]:
+    """The merged engine's batches in serving order: the adapter's liveness canaries and regression probe
+    together, then each adapter candidate on test alone, then on the slices together."""
+    adapters = [c for c in plan.candidates if c.adapter]
+
+    def job(candidate: CandidateSpec, split: str) -> Job:
+        return Job(merged_label(candidate.id), dataclasses.replace(candidate, adapter=False), resolve_template(candidate, plan.task, winner), split)
+
+    opening = [Job(ADAPTER_CANARIES, canary_candidate(False), plan.task.prompts.adapter, CANARY_SPLIT),
+               Job(merged_label(ADAPTER_PROBES), probe_candidate(False), "", REGRESSION_SPLIT)]
+    slices = [job(c, SERVED_SPLIT) for c in adapters if SERVED_SPLIT in plan.scored_splits()]
+    return [opening, *[[job(c, "test")] for c in adapters], slices]
 
 
 def job_batch(plan: ServingPlan, builder: RequestBuilder, job: Job) -> Batch:
@@ -144,37 +160,46 @@ def job_batch(plan: ServingPlan, builder: RequestBuilder, job: Job) -> Batch:
 
 def pending(plan: ServingPlan, builder: RequestBuilder, jobs: Sequence[Job]) -> list[Batch]:
     """The jobs' batches that still miss a logged prediction."""
-    batches = [job_batch(plan, builder, job) for job in jobs]
+    return unfinished(plan, [job_batch(plan, builder, job) for job in jobs])
+
+
+def unfinished(plan: ServingPlan, batches: Sequence[Batch]) -> list[Batch]:
     return [b for b in batches if not set(b.requests) <= set(plan.store.predictions(b.candidate, b.split))]
 
 
-async def run_job_batch(engine: Engine, plan: ServingPlan, batch: Batch) -> None:
-    """Run one batch's pending requests; add the wall time spent and the engine's peak usage to the store.
-    The slices' and the regression probe's batches send no warm-up: each follows its candidate's test
-    batch (or the canaries) on a warm engine, and short batches would otherwise pay it again and again."""
-    warm = batch.split in (SERVED_SPLIT, REGRESSION_SPLIT)
+async def serve_together(engine: Engine, plan: ServingPlan, batches: Sequence[Batch]) -> None:
+    """Serve batches as one stream (predict.run_batches); add each one's wall time and the engine's peak usage
+    while they ran to the store. A stream of slices and regression probes only sends no warm-up: it follows
+    a test batch (or the canaries) on a warm engine, and short streams would otherwise pay it again and again."""
+    if not batches:
+        return
+    warm = all(batch.split in (SERVED_SPLIT, REGRESSION_SPLIT) for batch in batches)
     profile = dataclasses.replace(plan.profile, warmup_requests=0) if warm else plan.profile
     async with sample_usage(engine) as peaks:
-        await run_batch(engine, batch, profile, lambda seconds: plan.store.add_wall_seconds(batch.candidate, batch.split, seconds))
-    plan.store.add_usage(batch.candidate, batch.split, peaks.usage())
+        await run_batches(engine, batches, profile, lambda batch, seconds: plan.store.add_wall_seconds(batch.candidate, batch.split, seconds))
+    for batch in batches:
+        plan.store.add_usage(batch.candidate, batch.split, peaks.usage())
 
 
 async def serve_base(plan: ServingPlan, builder: RequestBuilder, settings: EngineSettings, mode: str, url: str | None) -> BaseSession:
-    """The prompt search, the base canaries and every batch the base engine serves; no engine when all are done."""
-    known = pending(plan, builder, base_jobs(plan, plan.choice.winner)) if plan.choice else None  # None: the search decides
-    if known == [] and mode == "inprocess":
+    """The prompt search with the base canaries and regression probe, then every other batch the base engine
+    serves; no engine when all are done."""
+    jobs = [*opening_jobs(plan), *(job for step in base_steps(plan, plan.choice.winner) for job in step)] if plan.choice else None
+    if jobs is not None and not pending(plan, builder, jobs) and mode == "inprocess":  # without a choice the search decides
         return BaseSession(plan.choice, None, describe_inprocess(settings) | {"session": SKIPPED})
     dynamic = plan.serves_dynamically()
     if dynamic != settings.enable_lora:  # RunConfig.with_adapter sets it from the same candidates and --serving
         raise HarnessError(f"the base engine's LoRA support is {'off' if dynamic else 'on'} while the adapter is "
                            f"{'' if dynamic else 'not '}served dynamically", "engine settings", "build the run config with RunConfig.with_adapter")
     adapters = {ADAPTER_NAME: str(plan.adapter_dir)} if dynamic else {}
+    dev, tuned = plan.splits["dev"], tuned_candidate(plan.candidates)
     async with open_engine(settings, mode, url, adapters) as engine:
         cold = await engine.load_adapter(ADAPTER_NAME, str(plan.adapter_dir)) if dynamic else None
-        choice = plan.choice or await tune_prompt(engine, builder, plan.task, plan.splits["dev"], tuned_candidate(plan.candidates),
-                                                  plan.store, plan.profile, plan.choice_key)
-        for batch in known if known is not None else pending(plan, builder, base_jobs(plan, choice.winner)):
-            await run_job_batch(engine, plan, batch)
+        search = [] if plan.choice else variant_batches(builder, plan.task, dev, tuned, plan.store)
+        await serve_together(engine, plan, [*unfinished(plan, search), *pending(plan, builder, opening_jobs(plan))])
+        choice = plan.choice or choose_prompt(plan.task, dev, plan.store, plan.choice_key)
+        for step in base_steps(plan, choice.winner):
+            await serve_together(engine, plan, pending(plan, builder, step))
         return BaseSession(choice, cold, engine.describe())
 
 
@@ -184,12 +209,12 @@ async def serve_merged(plan: ServingPlan, builder: RequestBuilder, settings: Eng
     server of its own; a given --server-url cannot hold the merged copy), engine settings otherwise
     identical; no engine when all are done."""
     merged_settings = dataclasses.replace(settings, model_dir=str(merged_dir))
-    batches = pending(plan, builder, merged_jobs(plan, choice.winner))
-    if not batches and mode == "inprocess":
+    steps = [pending(plan, builder, step) for step in merged_steps(plan, choice.winner)]
+    if not any(steps) and mode == "inprocess":
         return describe_inprocess(merged_settings) | {"session": SKIPPED}
     async with open_engine(merged_settings, mode) as engine:
-        for batch in batches:
-            await run_job_batch(engine, plan, batch)
+        for batches in steps:
+            await serve_together(engine, plan, batches)
         return engine.describe()
 
 

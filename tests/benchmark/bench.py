@@ -3,8 +3,9 @@
 A development tool beside the tests, not part of the library: nothing in `harness/` imports it.
 
 Records the CPU (model, precision-relevant flags), torch's CPU capability, the precision decision and
-its matmul probe (on an AVX-512 machine also the probe with torch restricted to AVX2, which approximates
-the slow kind for torch code only: vLLM's own kernels are not restricted by it); the training throughput
+its matmul probe (on an AVX-512 machine also the decision, the training throughput and base generation
+under wall.avx2_view(), which approximates the slow kind: torch's kernels and vLLM's kernel library are
+the AVX2 ones and the dtype float32, while the CPU's clock, caches and memory stay this machine's); the training throughput
 and peak RSS of a short real LoRA training; then, each in a process of its own, engine start and
 generation throughput for the engine runtime variants (preloads, thread binding, the model in vLLM's own
 engine-core and worker processes instead of the harness's process, spinning OpenMP waits, a short spin
@@ -29,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from wall import machine, measure
+from wall import AVX2_VIEW, avx2_view, machine, measure
 from harness.engine.runtime import engine_runtime, find_iomp
 from harness.training.model_prep import prepare_default_model
 from harness.hardware.precision import decide_precision
@@ -51,22 +52,31 @@ def run_json(command: list[str], env: dict[str, str] | None = None, marker: str 
 
 
 def torch_side() -> dict[str, Any]:
-    """The precision decision here, and (with AVX-512) the probe under torch's AVX2 restriction."""
+    """The precision decision here, and (with AVX-512) the decision under the AVX2 view."""
     decision = decide_precision("cpu").to_dict()
     result: dict[str, Any] = {"decision": decision}
     if decision["cpu"]["flags"].get("avx512f"):
         code = ("import json; from harness.hardware.precision import decide_precision as d; "
                 "print('BENCH-RESULT ' + json.dumps(d('cpu').to_dict()))")
-        result["emulated_avx2"] = run_json([sys.executable, "-c", code], {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"})
+        result["emulated_avx2"] = run_json([sys.executable, "-c", code], avx2_view())
     return result
 
 
-def training(cache: Path) -> tuple[dict[str, Any], Path | None]:
+def avx2_view_side(model: Path, cache: Path) -> dict[str, Any]:
+    """The short training and the base generation under the AVX2 view, each in a process of its own."""
+    print("[bench] training and generation under the AVX2 view", flush=True)
+    trained, _ = training(cache, avx2_view())
+    command = [sys.executable, str(HERE / "generation.py"), "--model", str(model), "--dtype", "float32"]
+    environment = engine_runtime("cpu").environment({}) | avx2_view()
+    return {"view": AVX2_VIEW, "training": trained, "generation": run_json(command, environment) | {"environment": environment}}
+
+
+def training(cache: Path, env: dict[str, str] | None = None) -> tuple[dict[str, Any], Path | None]:
     """A short real LoRA training on synthetic excerpts: its throughput, peak RSS and adapter folder."""
     command = [sys.executable, "-m", "harness.cli", "train", "contract_extraction", "--synthetic", "--cache-dir", str(cache),
                "--train-size", "16", "--few-shot-pool-size", "4", "--dev-size", "4", "--test-size", "4", "--excerpt-tokens", "192",
                "--max-steps", "4", "--no-mlflow"]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=ROOT, env=os.environ | (env or {}), capture_output=True, text=True)
     line = next((l for l in done.stdout.splitlines() if l.startswith("adapter: ")), None)
     if line is None:
         return {"error": done.stderr.strip()[-500:]}, None
@@ -179,6 +189,9 @@ def main() -> int:
         only = set(args.only.split(",")) if args.only else None
         result["generation"] = generation(model, result["torch"]["decision"]["dtype"], adapter, merged, only)
         save(path, result)
+        if "emulated_avx2" in result["torch"]:
+            result["avx2_view"] = avx2_view_side(model, Path(folder) / "avx2-view-cache")
+            save(path, result)
     for name in (w for w in walls if w != "make-test"):
         result["wall"][name] = wall_in_fresh_clone(name)
         save(path, result)
