@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TASK = "contract_extraction"
 SMALL = ["--train-size", "4", "--few-shot-pool-size", "2", "--dev-size", "2", "--test-size", "2"]
 SECRET = "s3cret-value-of-a-token-4711"
-PROGRESS_BAR = re.compile(r"^\S+/\S+: +\d+%\|")  # tqdm's request counters, not messages
+PROGRESS_BAR = re.compile(r"^\S+/\S+( and \d+ more)?: +\d+%\|")  # tqdm's request counters, not messages
 
 
 @dataclass

@@ -94,6 +94,7 @@ def server_answering(page: str | None) -> ServerEngine:
 def test_a_server_reports_its_kv_cache_gauge_from_its_prometheus_metrics() -> None:
     assert asyncio.run(server_answering(METRICS_PAGE).kv_cache_usage()) == 0.0625
     assert asyncio.run(server_answering(None).kv_cache_usage()) is None
+    assert asyncio.run(server_answering('{"object": "list", "data": [{"id": "tiny"}]}').kv_cache_usage()) is None  # not Prometheus text
     assert server_answering(METRICS_PAGE).memory_root() is None
 
 

@@ -189,14 +189,18 @@ class ServerEngine:
         return self._process.pid if self._process else None
 
     async def kv_cache_usage(self) -> float | None:
-        """The KV-cache usage gauge of the server's Prometheus `/metrics` now; None when it exports none."""
+        """The KV-cache usage gauge of the server's Prometheus `/metrics` now; None when it exports none (no
+        page, or a page that is not Prometheus text: the batch then records that no usage was reported)."""
         try:
             response = await self._client.get("/metrics")
         except httpx.HTTPError:
             return None
         if response.status_code != 200:
             return None
-        families = text_string_to_metric_families(response.text)
+        try:
+            families = list(text_string_to_metric_families(response.text))
+        except ValueError:
+            return None
         values = [sample.value for family in families if family.name == KV_CACHE_GAUGE for sample in family.samples]
         return max(values) if values else None
 
