@@ -112,20 +112,25 @@ def test_results_are_logged_as_they_complete(tmp_path: Path) -> None:
     assert logged_ids(work.log_path) == ["fast", "slow"]
 
 
-def test_concurrency_is_bounded(tmp_path: Path) -> None:
-    in_flight, peak = [0], [0]
+class InFlight:
+    """A behaviour for every record that counts the requests in flight and keeps the peak."""
 
-    async def track(record_id: str, call: int) -> str:
-        in_flight[0] += 1
-        peak[0] = max(peak[0], in_flight[0])
-        await asyncio.sleep(0.05)
-        in_flight[0] -= 1
+    def __init__(self, hold_s: float) -> None:
+        self.now, self.peak, self.hold_s = 0, 0, hold_s
+
+    async def __call__(self, record_id: str, call: int) -> str:
+        self.now += 1
+        self.peak = max(self.peak, self.now)
+        await asyncio.sleep(self.hold_s)
+        self.now -= 1
         return "ok"
 
-    ids = [f"r{i}" for i in range(8)]
+
+def test_concurrency_is_bounded(tmp_path: Path) -> None:
+    ids, track = [f"r{i}" for i in range(8)], InFlight(0.05)
     engine = FakeEngine({rid: track for rid in ids})
     asyncio.run(run_batch(engine, batch(tmp_path, ids), profile(concurrency=3)))
-    assert peak[0] == 3
+    assert track.peak == 3
 
 
 def test_resume_skips_logged_ids(tmp_path: Path) -> None:
@@ -269,21 +274,13 @@ def two_batches(tmp_path: Path, first: list[str], second: list[str]) -> list[Bat
 
 
 def test_batches_run_together_share_one_bound_and_one_warmup(tmp_path: Path) -> None:
-    in_flight, peak = [0], [0]
-
-    async def track(record_id: str, call: int) -> str:
-        in_flight[0] += 1
-        peak[0] = max(peak[0], in_flight[0])
-        await asyncio.sleep(0.02)
-        in_flight[0] -= 1
-        return "ok"
-
+    track = InFlight(0.02)
     batches = two_batches(tmp_path, ["a1", "a2"], ["b1", "b2", "b3"])
     engine = FakeEngine({rid: track for rid in ("a1", "a2", "b1", "b2", "b3")})
     walls: dict[str, float] = {}
     results = asyncio.run(run_batches(engine, batches, profile(concurrency=3, warmup_requests=1),
                                       lambda done, seconds: walls.__setitem__(done.candidate, seconds)))
-    assert peak[0] == 3  # one bound across both batches, and both were in flight at once (2 + 1)
+    assert track.peak == 3  # one bound across both batches, and both were in flight at once (2 + 1)
     assert [rid for rid in engine.seen if rid.startswith("warmup:")] == ["warmup:a:dev:a1"]
     assert [[p.record_id for p in predictions] for predictions in results] == [["a1", "a2"], ["b1", "b2", "b3"]]
     assert set(walls) == {"a", "b"} and 0 < walls["a"] <= walls["b"]  # each batch's wall ends when its last request lands
