@@ -71,8 +71,8 @@ async def run_batches(engine: Engine, batches: Sequence[Batch], profile: LoadPro
                       on_wall: Callable[[Batch, float], None] = lambda batch, seconds: None) -> list[list[Prediction]]:
     """Run several batches' pending requests as one stream; return each batch's logged predictions, in request order.
 
-    At most `concurrency` requests are in flight across all of them (none waits in the engine's queue,
-    where its latency and time-out would count the wait), after one warm-up for the stream. `on_wall`
+    At most `concurrency` requests are in flight across all of them, as for one batch (more would wait in
+    the engine's queue, where their latency and time-out would count the wait), after one warm-up for the stream. `on_wall`
     receives, per batch that had pending requests, the seconds from the stream's start until its last
     request landed, or until an interruption. A batch whose every request failed raises once all are done.
     """
