@@ -184,8 +184,9 @@ async def serve_together(engine: Engine, plan: ServingPlan, batches: Sequence[Ba
 async def serve_base(plan: ServingPlan, builder: RequestBuilder, settings: EngineSettings, mode: str, url: str | None) -> BaseSession:
     """The prompt search with the base canaries and regression probe, then every other batch the base engine
     serves; no engine when all are done."""
-    jobs = [*opening_jobs(plan), *(job for step in base_steps(plan, plan.choice.winner) for job in step)] if plan.choice else None
-    if jobs is not None and not pending(plan, builder, jobs) and mode == "inprocess":  # without a choice the search decides
+    opening = pending(plan, builder, opening_jobs(plan))
+    known = [pending(plan, builder, step) for step in base_steps(plan, plan.choice.winner)] if plan.choice else None  # None: the search decides
+    if known is not None and not opening and not any(known) and mode == "inprocess":
         return BaseSession(plan.choice, None, describe_inprocess(settings) | {"session": SKIPPED})
     dynamic = plan.serves_dynamically()
     if dynamic != settings.enable_lora:  # RunConfig.with_adapter sets it from the same candidates and --serving
@@ -196,10 +197,10 @@ async def serve_base(plan: ServingPlan, builder: RequestBuilder, settings: Engin
     async with open_engine(settings, mode, url, adapters) as engine:
         cold = await engine.load_adapter(ADAPTER_NAME, str(plan.adapter_dir)) if dynamic else None
         search = [] if plan.choice else variant_batches(builder, plan.task, dev, tuned, plan.store)
-        await serve_together(engine, plan, [*unfinished(plan, search), *pending(plan, builder, opening_jobs(plan))])
+        await serve_together(engine, plan, [*unfinished(plan, search), *opening])
         choice = plan.choice or choose_prompt(plan.task, dev, plan.store, plan.choice_key)
-        for step in base_steps(plan, choice.winner):
-            await serve_together(engine, plan, pending(plan, builder, step))
+        for batches in known if known is not None else (pending(plan, builder, step) for step in base_steps(plan, choice.winner)):
+            await serve_together(engine, plan, batches)
         return BaseSession(choice, cold, engine.describe())
 
 
