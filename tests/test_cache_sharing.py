@@ -3,6 +3,8 @@
 Each race starts its processes (spawned, so nothing is shared but the folder) behind a barrier so
 they reach the contested step together, then checks that every entry is whole, that no temporary
 name is left behind, and that a process killed mid-build leaves nothing a later run would trust.
+Two runs racing one adapter's training (one trains, the other says it waits and reuses it) is
+tests/test_concurrent_runs.py's, with two whole comparisons.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from conftest import write_cuad
 from harness.serve.baseline_cache import restore, save
 from harness.serve.batch_store import BatchStore
 from harness.cache_files import building, key_lock, sweep_abandoned, temporary_name, write_text
-from harness.hardware.precision import PrecisionDecision, decide_precision
 from harness.engine.prediction_log import Prediction, append_prediction
 from harness.serve.prompt_choice import PromptChoice, choice_path, load_choice, save_choice
 from harness.pipeline.run_config import DataOptions
@@ -275,45 +276,6 @@ def test_two_prompt_choice_saves_at_once_leave_one_whole_choice(tmp_path: Path) 
     assert choice is not None and choice.winner in {"extract_plain", "extract_strict"}
     assert choice.dev_scores == {choice.winner: 0.5, "other": 0.25}
     assert [p.name for p in choice_path(tmp_path, small_task(), "k16").parent.iterdir()] == ["k16.json"]
-
-
-# --- adapter training: the real trainer at tiny size, raced ------------------------------------------------------
-
-
-def train_tiny(barrier: Any, store: str, precision: PrecisionDecision) -> tuple[str, str]:
-    """Train (or wait for and reuse) the tiny adapter of tests/test_training_train.py at the run's `precision`; return
-    its folder and what was printed."""
-    import contextlib
-    import io
-
-    from harness.training.train import train_adapter
-    from test_training_train import job
-
-    printed = io.StringIO()
-    barrier.wait()
-    with contextlib.redirect_stdout(printed):
-        folder = train_adapter(job(Path(store), precision=precision))
-    return str(folder), printed.getvalue()
-
-
-@pytest.mark.slow
-def test_two_runs_train_one_adapter_once_and_share_it(tmp_path: Path) -> None:
-    from harness.training.model_prep import prepare_default_model
-    from harness.training.adapter_store import read_manifest, staging_dir
-    from test_training_train import MODEL_DIR
-
-    assert prepare_default_model(MODEL_DIR.parents[1]) == MODEL_DIR  # converted here, not by the racers (a fresh clone has none)
-    # one precision decision, as one run makes it: two matmul probes taken at once on two cores can disagree
-    precision = decide_precision("cpu")
-    (first, said_first), (second, said_second) = race(train_tiny, (str(tmp_path), precision), (str(tmp_path), precision))
-    assert first == second
-    said = [said_first, said_second]
-    assert sum("reusing adapter" in text for text in said) == 1  # exactly one process trained
-    assert sum("[cache] waiting for another run's training of adapter" in text for text in said) == 1
-    folder = Path(first)
-    assert read_manifest(folder)["key"] == folder.name and read_manifest(folder)["steps"] == 4
-    assert not staging_dir(tmp_path, folder.name).exists()
-    assert leftovers(tmp_path) == []
 
 
 def test_an_incomplete_build_left_in_place_by_an_older_version_is_an_error_not_trusted(tmp_path: Path) -> None:

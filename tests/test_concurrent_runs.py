@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.training.adapter_store import staging_dir
 from harness.training.model_prep import prepare_default_model
 from harness.task.probes import PROBES
 from short_answers import short_answer_root
@@ -63,8 +64,11 @@ def test_two_comparisons_at_once_share_one_cache_and_each_completes(tmp_path: Pa
 
 def check_the_shared_cache(cache: Path, said: list[str]) -> None:
     assert sum("[train] reusing adapter" in text for text in said) == 1, "the adapter is trained once, by one of the runs"
+    assert sum("[cache] waiting for another run's training of adapter" in text for text in said) == 1, \
+        "the other run reached the training while it was under way, waited, then reused the adapter"
     (adapter,) = [p for p in (cache / "adapters" / TASK).iterdir() if not p.name.startswith(".")]
     assert json.loads((adapter / "manifest.json").read_text())["key"] == adapter.name
+    assert not staging_dir(cache / "adapters" / TASK, adapter.name).exists(), "the trained adapter's staging folder is gone once published"
     (data,) = [p for p in (cache / "data" / TASK).iterdir() if not p.name.startswith(".")]
     assert (data / "data_card.json").is_file()
     assert len([p for p in (cache / "merged").iterdir() if not p.name.startswith(".")]) == 1
