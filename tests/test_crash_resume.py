@@ -1,23 +1,23 @@
 """A real comparison killed at every stage, resumed each time, ends exactly as an uninterrupted one.
 
-The harness runs as a user runs it (`python -m harness.cli compare`, in-process vLLM on the CPU,
-the embedded model, a LoRA trained here), on small splits of the real contracts. The test watches
-the run from outside and kills it when the next stage is under way: `kill -9` mid data build,
-mid-training (after a checkpoint), mid-way through the first prompt-only candidate's test batch
-(two requests at a time in flight, so the batch is provably unfinished), SIGTERM mid-way through
-the merged engine's (it must end with exit 143, status `failed` and no engine process left), `kill -9`
+The harness runs as a user runs it (`python -m harness.cli compare`, in-process vLLM on the CPU, the
+embedded model, a LoRA trained here), on small splits of the real contracts. The test watches the
+run from outside and kills it when the next stage is under way: `kill -9` mid data build,
+mid-training (after a checkpoint), mid-way through the first prompt-only candidate's test batch (two
+requests at a time in flight, so the batch is provably unfinished), SIGTERM mid-way through the
+merged engine's (it must end with exit 143, status `failed` and no engine process left), `kill -9`
 once summary.json is written (the report still to come), and while MLflow logs the finished run,
-which `harness log` then logs whole. After each kill, every
-process the harness had started (vLLM's engine core and workers) must be gone, by itself or reaped
-by the next run, and each bare `--resume` continues the newest unfinished run. A torn last line (a
-write cut off by a kill) is planted once. At the end every batch holds each record exactly once (no
-request sent twice, the torn line dropped), every batch that was complete at a kill is
-byte-for-byte unchanged, and the run is complete with its report and one finished MLflow parent
-run. The adapter is served both ways, dynamically (a LoRARequest on the base engine, whose LoRA
-support is on for it) and merged, so the resumed run holds every candidate of both engines; the
-few-shot candidate, whose long prompts take the same path as the first candidate's, is left out. The
-candidates stop after 32 new tokens and training takes one example per step
-(tests/short_answers.py): the test proves resumption, not answer quality.
+which `harness log` then logs whole. After each kill, every process the harness had started (vLLM's
+engine core and workers) must be gone, by itself or reaped by the next run, and each bare `--resume`
+continues the newest unfinished run. A torn last line (a write cut off by a kill) is planted once.
+At the end every batch holds each record exactly once (no request sent twice, the torn line
+dropped), every batch that was complete at a kill is byte-for-byte unchanged, and the run is
+complete with its report and one finished MLflow parent run. The adapter is served both ways,
+dynamically (a LoRARequest on the base engine, whose LoRA support is on for it) and merged, so the
+resumed run holds every candidate of both engines; the few-shot candidate, whose long prompts take
+the same path as the first candidate's, is left out. The candidates stop after 32 new tokens and
+training takes one example per step (tests/short_answers.py): the test proves resumption, not answer
+quality.
 """
 
 from __future__ import annotations
