@@ -71,10 +71,11 @@ async def run_batches(engine: Engine, batches: Sequence[Batch], profile: LoadPro
                       on_wall: Callable[[Batch, float], None] = lambda batch, seconds: None) -> list[list[Prediction]]:
     """Run several batches' pending requests as one stream; return each batch's logged predictions, in request order.
 
-    At most `concurrency` requests are in flight across all of them, as for one batch (more would wait in
-    the engine's queue, where their latency and time-out would count the wait), after one warm-up for the stream. `on_wall`
-    receives, per batch that had pending requests, the seconds from the stream's start until its last
-    request landed, or until an interruption. A batch whose every request failed raises once all are done.
+    At most `concurrency` requests are in flight across all of them, as for one batch (more would wait
+    in the engine's queue, where their latency and time-out would count the wait), after one warm-up for
+    the stream. `on_wall` receives, per batch that had pending requests, the seconds from the stream's
+    start until its last request landed, or until an interruption. A batch whose every request failed
+    raises once all are done.
     """
     logged = [read_predictions(batch.log_path) for batch in batches]
     pending = [(batch, rid) for batch, done in zip(batches, logged) for rid in batch.requests if rid not in done]

@@ -185,7 +185,8 @@ async def serve_base(plan: ServingPlan, builder: RequestBuilder, settings: Engin
     """The prompt search with the base canaries and regression probe, then every other batch the base engine
     serves; no engine when all are done."""
     opening = pending(plan, builder, opening_jobs(plan))
-    known = [pending(plan, builder, step) for step in base_steps(plan, plan.choice.winner)] if plan.choice else None  # None: the search decides
+    # with a recorded prompt choice the steps are known now; without one, the search decides them
+    known = [pending(plan, builder, step) for step in base_steps(plan, plan.choice.winner)] if plan.choice else None
     if known is not None and not opening and not any(known) and mode == "inprocess":
         return BaseSession(plan.choice, None, describe_inprocess(settings) | {"session": SKIPPED})
     dynamic = plan.serves_dynamically()
@@ -199,7 +200,8 @@ async def serve_base(plan: ServingPlan, builder: RequestBuilder, settings: Engin
         search = [] if plan.choice else variant_batches(builder, plan.task, dev, tuned, plan.store)
         await serve_together(engine, plan, [*unfinished(plan, search), *opening])
         choice = plan.choice or choose_prompt(plan.task, dev, plan.store, plan.choice_key)
-        for batches in known if known is not None else (pending(plan, builder, step) for step in base_steps(plan, choice.winner)):
+        steps = known if known is not None else [pending(plan, builder, step) for step in base_steps(plan, choice.winner)]
+        for batches in steps:
             await serve_together(engine, plan, batches)
         return BaseSession(choice, cold, engine.describe())
 
